@@ -1,0 +1,326 @@
+//! HTTP routes: GraphQL over HTTP (POST, and GET for queries only), health, readiness, metrics.
+
+use std::time::Instant;
+
+use async_graphql::http::{parse_query_string, GraphiQLSource};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, Request as GqlRequest, Response as GqlResponse};
+use poem::http::{header, StatusCode};
+use poem::middleware::CatchPanic;
+use poem::web::Data;
+use poem::{get, handler, Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use tracing::Instrument;
+
+use crate::error::{ensure_codes, server_error};
+use crate::limits::{max_aliases_per_field, metric_name, operation_type};
+use crate::schema::RequestCtx;
+use crate::state::{AppState, Environment};
+use crate::telemetry::prometheus;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The request id of the current request: the client's `x-request-id` when it is sane, else new.
+#[derive(Clone)]
+struct RequestId(String);
+
+/// All routes with request ids, access logs, HTTP metrics and panic containment.
+pub fn routes(state: AppState) -> impl Endpoint {
+    let mut route = Route::new()
+        .at("/graphql", get(graphql_get).post(graphql_post))
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/metrics", get(metrics_endpoint));
+    if state.config.environment == Environment::Development {
+        route = route.at("/graphiql", get(graphiql));
+    }
+    route
+        .data(state)
+        .with(CatchPanic::new())
+        .around(|ep, mut req| async move {
+            let id = req
+                .header("x-request-id")
+                .filter(|v| {
+                    !v.is_empty()
+                        && v.len() <= 64
+                        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                })
+                .map(str::to_owned)
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            req.extensions_mut().insert(RequestId(id.clone()));
+            let route = route_label(req.uri().path());
+            let method = req.method().clone();
+            let started = Instant::now();
+            let span = tracing::info_span!("request", request_id = %id, method = %method, route);
+            let mut resp = match ep.call(req).instrument(span.clone()).await {
+                Ok(r) => r.into_response(),
+                Err(e) => e.into_response(),
+            };
+            let elapsed = started.elapsed().as_secs_f64();
+            let status = resp.status().as_u16();
+            if let Ok(v) = header::HeaderValue::from_str(&id) {
+                resp.headers_mut().insert("x-request-id", v);
+            }
+            metrics::counter!("crewtime_http_requests_total",
+                "route" => route, "method" => method.to_string(), "status" => status.to_string())
+            .increment(1);
+            metrics::histogram!("crewtime_http_request_duration_seconds", "route" => route)
+                .record(elapsed);
+            span.in_scope(|| {
+                tracing::info!(status, latency_ms = elapsed * 1000.0, "request finished")
+            });
+            Ok(resp)
+        })
+}
+
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/graphql" => "/graphql",
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        "/graphiql" => "/graphiql",
+        _ => "other",
+    }
+}
+
+fn request_ctx(state: &AppState, req: &Request) -> RequestCtx {
+    let principal = req
+        .header(header::AUTHORIZATION)
+        .and_then(crate::auth::bearer)
+        .and_then(|token| state.jwt.verify(token));
+    RequestCtx {
+        store: state.store.clone(),
+        config: state.config.clone(),
+        jwt: state.jwt.clone(),
+        principal,
+    }
+}
+
+/// Which media type to answer with (GraphQL over HTTP): the new one only when asked for.
+fn wants_graphql_response(req: &Request) -> bool {
+    req.header(header::ACCEPT)
+        .is_some_and(|a| a.contains(GRAPHQL_RESPONSE))
+}
+
+#[handler]
+async fn graphql_post(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let new_media = wants_graphql_response(req);
+    let content_type = req.content_type().unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case(JSON) && !essence.eq_ignore_ascii_case("application/graphql+json") {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            new_media,
+            "BAD_USER_INPUT",
+            "send GraphQL requests as application/json",
+        );
+    }
+    let bytes = match body.into_bytes_limit(state.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                new_media,
+                "BAD_USER_INPUT",
+                &format!("request body exceeds {} bytes", state.config.max_body_bytes),
+            )
+        }
+        Err(_) => {
+            return error_response(StatusCode::BAD_REQUEST, new_media, "BAD_USER_INPUT", "unreadable body")
+        }
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                new_media,
+                "BAD_USER_INPUT",
+                &format!("malformed GraphQL request: {e}"),
+            )
+        }
+    };
+    let rc = request_ctx(state, req);
+    match batch {
+        BatchRequest::Single(one) => {
+            let resp = execute(state, &rc, one).await;
+            respond(BatchResponse::Single(resp), new_media)
+        }
+        BatchRequest::Batch(many) => {
+            if many.len() > state.config.max_batch {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    new_media,
+                    "BAD_USER_INPUT",
+                    &format!("a batch may hold at most {} operations", state.config.max_batch),
+                );
+            }
+            if many.is_empty() {
+                return error_response(StatusCode::BAD_REQUEST, new_media, "BAD_USER_INPUT", "empty batch");
+            }
+            let mut out = Vec::with_capacity(many.len());
+            for one in many {
+                out.push(execute(state, &rc, one).await);
+            }
+            respond(BatchResponse::Batch(out), new_media)
+        }
+    }
+}
+
+#[handler]
+async fn graphql_get(req: &Request, Data(state): Data<&AppState>) -> Response {
+    let new_media = wants_graphql_response(req);
+    let mut gql = match parse_query_string(req.uri().query().unwrap_or_default()) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                new_media,
+                "BAD_USER_INPUT",
+                &format!("malformed GraphQL request: {e}"),
+            )
+        }
+    };
+    // GET may not change anything: a mutation must come by POST.
+    let op_name = gql.operation_name.clone();
+    if let Ok(doc) = gql.parsed_query() {
+        let ty = operation_type(doc, op_name.as_deref());
+        if ty == Some(OperationType::Mutation) || ty == Some(OperationType::Subscription) {
+            let mut resp = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                new_media,
+                "BAD_USER_INPUT",
+                "mutations are accepted only by POST",
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
+            return resp;
+        }
+    }
+    let rc = request_ctx(state, req);
+    let resp = execute(state, &rc, gql).await;
+    respond(BatchResponse::Single(resp), new_media)
+}
+
+/// Runs one operation after the checks async-graphql does not make itself.
+async fn execute(state: &AppState, rc: &RequestCtx, mut req: GqlRequest) -> GqlResponse {
+    let started = Instant::now();
+    let op_name = req.operation_name.clone();
+    let name = match req.parsed_query() {
+        Ok(doc) => {
+            let (aliases, field) = max_aliases_per_field(doc);
+            if aliases > state.config.max_aliases {
+                record_operation("rejected", "rejected", started);
+                return GqlResponse::from_errors(vec![server_error(
+                    "BAD_USER_INPUT",
+                    format!(
+                        "{aliases} aliases of field {field:?}; at most {} are allowed",
+                        state.config.max_aliases
+                    ),
+                )]);
+            }
+            let ty = operation_type(doc, op_name.as_deref());
+            metric_name(op_name.as_deref(), ty)
+        }
+        Err(_) => "unparsable".to_owned(),
+    };
+    let mut resp = state.schema.execute(req.data(rc.clone())).await;
+    ensure_codes(&mut resp.errors);
+    let outcome = if resp.errors.is_empty() { "ok" } else { "error" };
+    record_operation(&name, outcome, started);
+    resp
+}
+
+fn record_operation(name: &str, outcome: &'static str, started: Instant) {
+    metrics::counter!("crewtime_graphql_operations_total",
+        "operation" => name.to_owned(), "outcome" => outcome)
+    .increment(1);
+    metrics::histogram!("crewtime_graphql_operation_duration_seconds", "operation" => name.to_owned())
+        .record(started.elapsed().as_secs_f64());
+}
+
+fn respond(resp: BatchResponse, new_media: bool) -> Response {
+    // With the new media type, a request that never executed (no data, no error paths) is 400.
+    let not_executed = |r: &GqlResponse| {
+        r.data == async_graphql::Value::Null
+            && !r.errors.is_empty()
+            && r.errors.iter().all(|e| e.path.is_empty())
+    };
+    let status = match &resp {
+        BatchResponse::Single(r) if new_media && not_executed(r) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    let body = serde_json::to_vec(&resp).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .content_type(if new_media { GRAPHQL_RESPONSE } else { JSON })
+        .body(body)
+}
+
+fn error_response(status: StatusCode, new_media: bool, code: &str, message: &str) -> Response {
+    let resp = GqlResponse::from_errors(vec![server_error(code, message)]);
+    let body = serde_json::to_vec(&resp).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .content_type(if new_media { GRAPHQL_RESPONSE } else { JSON })
+        .body(body)
+}
+
+#[handler]
+fn healthz() -> Response {
+    json(StatusCode::OK, serde_json::json!({ "status": "ok" }))
+}
+
+#[handler]
+async fn readyz(Data(state): Data<&AppState>) -> Response {
+    let database = state.store.ping().await.is_ok();
+    let migrations = match state.store.pending_control_migrations().await {
+        Ok(0) => "current",
+        Ok(_) => "pending",
+        Err(_) => "unknown",
+    };
+    let redis = match &state.redis {
+        None => "not_configured",
+        Some(r) if r.check().await => "up",
+        Some(_) => "down",
+    };
+    metrics::gauge!("crewtime_redis_up").set(if redis == "up" { 1.0 } else { 0.0 });
+    let ready = database && migrations == "current";
+    json(
+        if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
+        serde_json::json!({
+            "status": if ready { "ready" } else { "not_ready" },
+            "database": if database { "up" } else { "down" },
+            "migrations": migrations,
+            "redis": redis,
+        }),
+    )
+}
+
+#[handler]
+async fn metrics_endpoint(Data(state): Data<&AppState>) -> Response {
+    let (in_use, size) = state.store.pool_usage();
+    metrics::gauge!("crewtime_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
+    metrics::gauge!("crewtime_db_pool_connections", "state" => "open").set(f64::from(size));
+    if let Some(r) = &state.redis {
+        metrics::gauge!("crewtime_redis_up").set(if r.last_known_up() { 1.0 } else { 0.0 });
+    }
+    Response::builder()
+        .content_type("text/plain; version=0.0.4")
+        .body(prometheus().render())
+}
+
+#[handler]
+fn graphiql() -> Response {
+    Response::builder()
+        .content_type("text/html; charset=utf-8")
+        .body(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+fn json(status: StatusCode, v: serde_json::Value) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type(JSON)
+        .body(v.to_string())
+}

@@ -1,0 +1,16 @@
+//! crewtime's API: the GraphQL schema, sign-in, error mapping and the HTTP routes.
+//! The only crate that knows GraphQL and HTTP.
+
+pub mod auth;
+mod error;
+mod http;
+mod ids;
+mod limits;
+pub mod schema;
+pub mod state;
+pub mod telemetry;
+
+pub use error::ERROR_CODES;
+pub use http::routes;
+pub use schema::{build_schema, sdl, CrewtimeSchema};
+pub use state::{ApiConfig, AppState, Environment};

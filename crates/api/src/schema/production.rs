@@ -1,0 +1,390 @@
+//! Productions, departments and `node`: the tenant boundary as clients see it.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, InputObject, Interface, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use crewtime_domain::auth::{Membership, Role as DomainRole};
+use crewtime_domain::production::{Department as DomainDepartment, NewDepartment, NewProduction};
+use crewtime_domain::Error;
+use crewtime_persistence::productions::MemberView;
+use crewtime_persistence::{IdempotencyKey, TenantTx};
+use uuid::Uuid;
+
+use super::connection::page;
+use super::RequestCtx;
+use crate::error::GqlResult;
+use crate::ids::{decode_cursor, GlobalId};
+
+/// A role in one production.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub(crate) enum Role {
+    Admin,
+    Accountant,
+    Upm,
+    Coordinator,
+    DepartmentHead,
+    Crew,
+}
+
+impl From<DomainRole> for Role {
+    fn from(r: DomainRole) -> Self {
+        match r {
+            DomainRole::Admin => Role::Admin,
+            DomainRole::Accountant => Role::Accountant,
+            DomainRole::Upm => Role::Upm,
+            DomainRole::Coordinator => Role::Coordinator,
+            DomainRole::DepartmentHead => Role::DepartmentHead,
+            DomainRole::Crew => Role::Crew,
+        }
+    }
+}
+
+impl From<Role> for DomainRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Admin => DomainRole::Admin,
+            Role::Accountant => DomainRole::Accountant,
+            Role::Upm => DomainRole::Upm,
+            Role::Coordinator => DomainRole::Coordinator,
+            Role::DepartmentHead => DomainRole::DepartmentHead,
+            Role::Crew => DomainRole::Crew,
+        }
+    }
+}
+
+/// A production (a tenant with its own schema), as seen by a member.
+pub(crate) struct Production(MemberView);
+
+impl Production {
+    fn has_any(&self, roles: &[DomainRole]) -> bool {
+        self.0.memberships.iter().any(|m| roles.contains(&m.role))
+    }
+}
+
+#[Object]
+impl Production {
+    async fn id(&self) -> ID {
+        ID(GlobalId::Production(self.0.production.id).encode())
+    }
+    async fn name(&self) -> &str {
+        &self.0.production.name
+    }
+    /// IANA timezone in which punches are read and work days are dated.
+    async fn timezone(&self) -> &str {
+        &self.0.production.timezone
+    }
+    /// ISO 4217 currency of every amount in this production.
+    async fn currency(&self) -> &str {
+        &self.0.production.currency
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.production.created_at
+    }
+    /// The caller's roles in this production.
+    async fn my_roles(&self) -> Vec<Role> {
+        self.0.memberships.iter().map(|m| m.role.into()).collect()
+    }
+
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn departments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Department>> {
+        let rc = RequestCtx::get(ctx);
+        let limit = rc.page_size(first).gql()?;
+        let after = after.as_deref().map(decode_cursor).transpose().gql()?;
+        let tx = TenantTx::begin(&rc.store, &self.0.production).await.gql()?;
+        let rows = tx.departments(after, limit + 1).await.gql()?;
+        tx.commit().await.gql()?;
+        Ok(page(rows, limit, after.is_some(), |d| d.id, Department))
+    }
+
+    async fn department(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Department> {
+        let (production, dept) = match GlobalId::decode("id", &id).gql()? {
+            GlobalId::Department { production, id } => (production, id),
+            _ => return Err(Error::invalid("id", "is not a department id")).gql(),
+        };
+        if production != self.0.production.id {
+            return Err(Error::NotFound("department")).gql();
+        }
+        let rc = RequestCtx::get(ctx);
+        load_department(rc, &self.0, dept).await
+    }
+}
+
+async fn load_department(
+    rc: &RequestCtx,
+    view: &MemberView,
+    id: Uuid,
+) -> async_graphql::Result<Department> {
+    let tx = TenantTx::begin(&rc.store, &view.production).await.gql()?;
+    let found = tx.department_by_id(id).await.gql()?;
+    tx.commit().await.gql()?;
+    found.map(Department).ok_or(Error::NotFound("department")).gql()
+}
+
+/// A department of a production.
+pub(crate) struct Department(DomainDepartment);
+
+#[Object]
+impl Department {
+    async fn id(&self) -> ID {
+        ID(GlobalId::Department {
+            production: self.0.production_id,
+            id: self.0.id,
+        }
+        .encode())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Short code used on timecards and exports, upper case.
+    async fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Anything fetchable by its global id.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub(crate) enum Node {
+    Production(Production),
+    Department(Department),
+}
+
+#[derive(Default)]
+pub(crate) struct ProductionQuery;
+
+#[Object]
+impl ProductionQuery {
+    /// The productions the caller is a member of, oldest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn productions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Production>> {
+        let rc = RequestCtx::get(ctx);
+        let principal = rc.principal().gql()?;
+        let limit = rc.page_size(first).gql()?;
+        let after = after.as_deref().map(decode_cursor).transpose().gql()?;
+        let rows = rc
+            .store
+            .productions_for_member(principal.user_id, after, limit + 1)
+            .await
+            .gql()?;
+        // One query for the page, one for the caller's roles in all of it.
+        let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
+        let memberships = rc.store.memberships_in(principal.user_id, &ids).await.gql()?;
+        Ok(page(rows, limit, after.is_some(), |p| p.id, |production| {
+            let mine: Vec<Membership> = memberships
+                .iter()
+                .filter(|m| m.production_id == production.id)
+                .cloned()
+                .collect();
+            Production(MemberView {
+                production,
+                memberships: mine,
+            })
+        }))
+    }
+
+    /// One production; `NOT_FOUND` unless the caller is a member.
+    async fn production(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Production> {
+        let rc = RequestCtx::get(ctx);
+        let production = GlobalId::production("id", &id).gql()?;
+        member_view(rc, production).await.map(Production)
+    }
+
+    /// Any object by its global id; `NOT_FOUND` for ids the caller may not see.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let rc = RequestCtx::get(ctx);
+        match GlobalId::decode("id", &id).gql()? {
+            GlobalId::Production(p) => Ok(Some(Node::Production(Production(
+                member_view(rc, p).await?,
+            )))),
+            GlobalId::Department { production, id } => {
+                let view = member_view(rc, production).await?;
+                Ok(Some(Node::Department(load_department(rc, &view, id).await?)))
+            }
+            GlobalId::User(_) => Err(Error::NotFound("node")).gql(),
+        }
+    }
+}
+
+async fn member_view(rc: &RequestCtx, production: Uuid) -> async_graphql::Result<MemberView> {
+    let principal = rc.principal().gql()?;
+    rc.store
+        .production_for_member(principal.user_id, production)
+        .await
+        .gql()
+}
+
+#[derive(InputObject)]
+pub(crate) struct CreateProductionInput {
+    name: String,
+    /// IANA timezone, e.g. America/Los_Angeles.
+    timezone: String,
+    /// ISO 4217 code, e.g. USD.
+    currency: String,
+    /// Replaying the same key returns the first answer and creates nothing.
+    idempotency_key: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct CreateProductionPayload {
+    production: Production,
+}
+
+#[derive(InputObject)]
+pub(crate) struct CreateDepartmentInput {
+    production_id: ID,
+    name: String,
+    code: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct CreateDepartmentPayload {
+    department: Department,
+}
+
+#[derive(InputObject)]
+pub(crate) struct GrantRoleInput {
+    production_id: ID,
+    /// The user's sign-in email.
+    email: String,
+    role: Role,
+    /// Scope for department heads and crew.
+    department_id: Option<ID>,
+}
+
+/// One role of one user in one production.
+#[derive(SimpleObject)]
+pub(crate) struct MembershipGrant {
+    user_id: ID,
+    production_id: ID,
+    role: Role,
+    department_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct GrantRolePayload {
+    membership: MembershipGrant,
+}
+
+#[derive(Default)]
+pub(crate) struct ProductionMutation;
+
+#[Object]
+impl ProductionMutation {
+    /// Creates a production and its own migrated schema in one step; the creator becomes its
+    /// ADMIN. Studio admins only.
+    async fn create_production(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductionInput,
+    ) -> async_graphql::Result<CreateProductionPayload> {
+        let rc = RequestCtx::get(ctx);
+        let principal = rc.principal().gql()?;
+        let new = NewProduction::parse(&input.name, &input.timezone, &input.currency).gql()?;
+        let key = input
+            .idempotency_key
+            .as_deref()
+            .map(IdempotencyKey::parse)
+            .transpose()
+            .gql()?;
+        if !principal.is_admin {
+            return Err(Error::Forbidden("only studio admins create productions".into())).gql();
+        }
+        let production = rc
+            .store
+            .create_production(principal.user_id, &new, key.as_ref())
+            .await
+            .gql()?;
+        let view = rc
+            .store
+            .production_for_member(principal.user_id, production.id)
+            .await
+            .gql()?;
+        Ok(CreateProductionPayload {
+            production: Production(view),
+        })
+    }
+
+    /// Adds a department. Production admins, UPMs and coordinators.
+    async fn create_department(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateDepartmentInput,
+    ) -> async_graphql::Result<CreateDepartmentPayload> {
+        let rc = RequestCtx::get(ctx);
+        let production = GlobalId::production("productionId", &input.production_id).gql()?;
+        let view = Production(member_view(rc, production).await?);
+        let new = NewDepartment::parse(&input.name, input.code.as_deref()).gql()?;
+        let key = input
+            .idempotency_key
+            .as_deref()
+            .map(IdempotencyKey::parse)
+            .transpose()
+            .gql()?;
+        if !view.has_any(&[DomainRole::Admin, DomainRole::Upm, DomainRole::Coordinator]) {
+            return Err(Error::Forbidden("your role cannot create departments".into())).gql();
+        }
+        let principal = rc.principal().gql()?;
+        let tx = TenantTx::begin(&rc.store, &view.0.production).await.gql()?;
+        let department = tx
+            .create_department(principal.user_id, &new, key.as_ref())
+            .await
+            .gql()?;
+        tx.commit().await.gql()?;
+        Ok(CreateDepartmentPayload {
+            department: Department(department),
+        })
+    }
+
+    /// Grants a role in a production to an existing user. Production admins only.
+    async fn grant_role(
+        &self,
+        ctx: &Context<'_>,
+        input: GrantRoleInput,
+    ) -> async_graphql::Result<GrantRolePayload> {
+        let rc = RequestCtx::get(ctx);
+        let production = GlobalId::production("productionId", &input.production_id).gql()?;
+        let view = Production(member_view(rc, production).await?);
+        if !view.has_any(&[DomainRole::Admin]) {
+            return Err(Error::Forbidden("only production admins grant roles".into())).gql();
+        }
+        let department = match input.department_id.as_deref() {
+            None => None,
+            Some(id) => match GlobalId::decode("departmentId", id).gql()? {
+                GlobalId::Department { production: p, id } if p == production => {
+                    load_department(rc, &view.0, id).await?;
+                    Some(id)
+                }
+                _ => return Err(Error::NotFound("department")).gql(),
+            },
+        };
+        let m = rc
+            .store
+            .grant_role(production, &input.email, input.role.into(), department)
+            .await
+            .gql()?;
+        Ok(GrantRolePayload {
+            membership: MembershipGrant {
+                user_id: ID(GlobalId::User(m.user_id).encode()),
+                production_id: input.production_id,
+                role: m.role.into(),
+                department_id: m.department_id.map(|id| {
+                    ID(GlobalId::Department { production, id }.encode())
+                }),
+            },
+        })
+    }
+}

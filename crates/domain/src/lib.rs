@@ -1,0 +1,9 @@
+//! crewtime's domain: the types, rules and the pay engine. Deliberately free of I/O:
+//! no database, HTTP or GraphQL crate is a dependency here.
+
+pub mod auth;
+pub mod error;
+pub mod pay;
+pub mod production;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! The pay rules engine (see docs/PAY-RULES in shared spec).

@@ -1,0 +1,109 @@
+//! Departments inside one production's schema.
+
+use crewtime_domain::production::{Department, NewDepartment};
+use crewtime_domain::{Error, Result};
+use sea_orm::{DbBackend, FromQueryResult, Statement};
+use uuid::Uuid;
+
+use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::{db_err, is_unique_violation, TenantTx};
+
+#[derive(FromQueryResult)]
+struct DepartmentRow {
+    id: Uuid,
+    name: String,
+    code: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+const COLUMNS: &str = "id, name, code, created_at";
+
+impl TenantTx {
+    fn department(&self, r: DepartmentRow) -> Department {
+        Department {
+            id: r.id,
+            production_id: self.production().id,
+            name: r.name,
+            code: r.code,
+            created_at: r.created_at,
+        }
+    }
+
+    pub async fn create_department(
+        &self,
+        actor: Uuid,
+        input: &NewDepartment,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Department> {
+        const OP: &str = "createDepartment";
+        if let Some(key) = key {
+            let hash = idempotency::request_hash(&serde_json::json!({
+                "name": input.name, "code": input.code,
+            }));
+            if let Claim::Replay(v) =
+                idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
+            {
+                let id = v
+                    .get("departmentId")
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                    .ok_or_else(|| Error::internal("stored createDepartment answer malformed"))?;
+                return self.department_by_id(id).await?.ok_or(Error::NotFound("department"));
+            }
+        }
+        let row = DepartmentRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("INSERT INTO departments (id, name, code) VALUES ($1, $2, $3) RETURNING {COLUMNS}"),
+            [Uuid::now_v7().into(), input.name.clone().into(), input.code.clone().into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::Conflict(format!("a department named {:?} already exists", input.name))
+            } else {
+                db_err(e)
+            }
+        })?
+        .ok_or_else(|| Error::internal("insert returned no row"))?;
+        if let Some(key) = key {
+            idempotency::complete(
+                self.conn(),
+                "idempotency_keys",
+                actor,
+                OP,
+                key,
+                &serde_json::json!({ "departmentId": row.id }),
+            )
+            .await?;
+        }
+        Ok(self.department(row))
+    }
+
+    pub async fn department_by_id(&self, id: Uuid) -> Result<Option<Department>> {
+        let row = DepartmentRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {COLUMNS} FROM departments WHERE id = $1"),
+            [id.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(|r| self.department(r)))
+    }
+
+    /// A page of departments in creation order (ids are UUIDv7).
+    pub async fn departments(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<Department>> {
+        let rows = DepartmentRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {COLUMNS} FROM departments WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+            ),
+            [after.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+        ))
+        .all(self.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(|r| self.department(r)).collect())
+    }
+}

@@ -1,0 +1,116 @@
+//! Replay protection for creates. A client on a bad network resends the same request with the
+//! same key; the first answer is stored in the same transaction as the write it describes.
+
+use crewtime_domain::{Error, Result};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::db_err;
+
+/// A validated idempotency key, scoped to one actor and one operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 128
+            && raw.chars().all(|c| c.is_ascii_graphic());
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(Error::invalid(
+                "idempotencyKey",
+                "must be 1 to 128 printable ASCII characters",
+            ))
+        }
+    }
+}
+
+/// What claiming a key found.
+#[derive(Debug)]
+pub enum Claim {
+    /// First use: do the work, then [`complete`] with the answer.
+    New,
+    /// A replay of an earlier request: return this answer and write nothing.
+    Replay(serde_json::Value),
+}
+
+/// Hash of the request body that must match on replay.
+pub fn request_hash(body: &serde_json::Value) -> Vec<u8> {
+    Sha256::digest(body.to_string().as_bytes()).to_vec()
+}
+
+/// Claims `key` inside the caller's transaction. A concurrent claim of the same key waits on
+/// the unique index until this transaction ends, then replays its stored answer.
+pub(crate) async fn claim<C: ConnectionTrait>(
+    conn: &C,
+    table: &str,
+    actor: Uuid,
+    operation: &str,
+    key: &IdempotencyKey,
+    hash: &[u8],
+) -> Result<Claim> {
+    let inserted = conn
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "INSERT INTO {table} (actor_id, operation, key, request_hash) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING"
+            ),
+            [actor.into(), operation.into(), key.0.clone().into(), hash.to_vec().into()],
+        ))
+        .await
+        .map_err(db_err)?;
+    if inserted.rows_affected() == 1 {
+        return Ok(Claim::New);
+    }
+    let row = conn
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT request_hash, response FROM {table} \
+                 WHERE actor_id = $1 AND operation = $2 AND key = $3"
+            ),
+            [actor.into(), operation.into(), key.0.clone().into()],
+        ))
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::internal("idempotency row vanished"))?;
+    let stored_hash: Vec<u8> = row.try_get("", "request_hash").map_err(db_err)?;
+    if stored_hash != hash {
+        return Err(Error::Conflict(
+            "idempotencyKey was already used for a different request".into(),
+        ));
+    }
+    let response: Option<serde_json::Value> = row.try_get("", "response").map_err(db_err)?;
+    response
+        .map(Claim::Replay)
+        .ok_or_else(|| Error::internal("idempotency row without a response"))
+}
+
+pub(crate) async fn complete<C: ConnectionTrait>(
+    conn: &C,
+    table: &str,
+    actor: Uuid,
+    operation: &str,
+    key: &IdempotencyKey,
+    response: &serde_json::Value,
+) -> Result<()> {
+    conn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "UPDATE {table} SET response = $4 WHERE actor_id = $1 AND operation = $2 AND key = $3"
+        ),
+        [
+            actor.into(),
+            operation.into(),
+            key.0.clone().into(),
+            response.clone().into(),
+        ],
+    ))
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! crewtime's storage. The only crate that writes SQL (besides the migrations).
+//!
+//! Control data (users, productions, memberships, tokens) lives in the `crewtime` schema and is
+//! always addressed schema-qualified. Production data lives in one schema per production and is
+//! reachable only through [`TenantTx`], which pins the transaction's `search_path`.
+
+mod db;
+pub mod departments;
+mod idempotency;
+pub mod migrate;
+pub mod productions;
+mod tenant;
+pub mod tokens;
+pub mod users;
+
+pub use db::{Store, StoreOptions};
+pub use idempotency::{request_hash, Claim, IdempotencyKey};
+pub use tenant::TenantTx;
+
+use crewtime_domain::Error;
+use sea_orm::{DbErr, RuntimeErr};
+
+/// Maps a database fault to the domain error. Details go to the log, never to the client.
+pub(crate) fn db_err(e: DbErr) -> Error {
+    Error::internal(format!("database: {e}"))
+}
+
+/// True when PostgreSQL refused a write because of a unique index.
+pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
+    sql_state(e).as_deref() == Some("23505")
+}
+
+fn sql_state(e: &DbErr) -> Option<String> {
+    let runtime = match e {
+        DbErr::Exec(r) | DbErr::Query(r) => r,
+        _ => return None,
+    };
+    match runtime {
+        RuntimeErr::SqlxError(sqlx_err) => sqlx_err
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.into_owned()),
+        _ => None,
+    }
+}

@@ -1,0 +1,167 @@
+//! Configuration from the environment (twelve-factor). Every setting is read and checked at
+//! start-up; the first bad one stops the process with one line naming it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crewtime_api::{ApiConfig, Environment};
+
+/// A setting that is missing or malformed.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+/// Everything `crewtime serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub bind: SocketAddr,
+    pub log_filter: String,
+    pub db_pool_size: u32,
+    pub shutdown_grace: Duration,
+    pub api: ApiConfig,
+}
+
+/// A development secret, so `make run` works without set-up; refused in production.
+const DEV_JWT_SECRET: &str = "crewtime-development-only-secret-do-not-use-in-production";
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    /// Reads the settings from a map, so tests need not touch the process environment.
+    pub fn from_map(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| env.get(name).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let environment = match get("CREWTIME_ENV").unwrap_or("development") {
+            "development" => Environment::Development,
+            "production" => Environment::Production,
+            other => {
+                return Err(ConfigError {
+                    name: "CREWTIME_ENV",
+                    problem: format!("{other:?} is neither \"development\" nor \"production\""),
+                })
+            }
+        };
+        let database_url = get("CREWTIME_DATABASE_URL").ok_or(ConfigError {
+            name: "CREWTIME_DATABASE_URL",
+            problem: "is not set (e.g. postgres://user@127.0.0.1:5432/crewtime)".into(),
+        })?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError {
+                name: "CREWTIME_DATABASE_URL",
+                problem: "must be a postgres:// URL".into(),
+            });
+        }
+        let redis_url = get("CREWTIME_REDIS_URL").map(str::to_owned);
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError {
+                    name: "CREWTIME_REDIS_URL",
+                    problem: "must be a redis:// URL".into(),
+                });
+            }
+        }
+        let jwt_secret = match (get("CREWTIME_JWT_SECRET"), environment) {
+            (Some(s), _) if s.len() >= 32 => s.as_bytes().to_vec(),
+            (Some(_), _) => {
+                return Err(ConfigError {
+                    name: "CREWTIME_JWT_SECRET",
+                    problem: "must be at least 32 characters".into(),
+                })
+            }
+            (None, Environment::Development) => DEV_JWT_SECRET.as_bytes().to_vec(),
+            (None, Environment::Production) => {
+                return Err(ConfigError {
+                    name: "CREWTIME_JWT_SECRET",
+                    problem: "is required when CREWTIME_ENV=production".into(),
+                })
+            }
+        };
+        if let Some(key) = get("CREWTIME_ENCRYPTION_KEY") {
+            let valid = key.len() == 64 && key.chars().all(|c| c.is_ascii_hexdigit());
+            if !valid {
+                return Err(ConfigError {
+                    name: "CREWTIME_ENCRYPTION_KEY",
+                    problem: "must be 64 hex digits (a 256-bit key)".into(),
+                });
+            }
+        }
+        let bind = parse::<SocketAddr>(env, "CREWTIME_BIND", "127.0.0.1:8080")?;
+        let mut api = ApiConfig::new(environment, jwt_secret);
+        api.max_depth = parse(env, "CREWTIME_MAX_DEPTH", "10")?;
+        api.max_complexity = parse(env, "CREWTIME_MAX_COMPLEXITY", "2000")?;
+        api.max_aliases = parse(env, "CREWTIME_MAX_ALIASES", "15")?;
+        api.max_batch = parse(env, "CREWTIME_MAX_BATCH", "10")?;
+        api.max_body_bytes = parse(env, "CREWTIME_MAX_BODY_BYTES", "1048576")?;
+        api.max_page_size = parse(env, "CREWTIME_MAX_PAGE_SIZE", "100")?;
+        api.access_token_ttl = Duration::from_secs(parse(env, "CREWTIME_ACCESS_TOKEN_TTL_SECS", "900")?);
+        api.refresh_token_ttl =
+            Duration::from_secs(parse(env, "CREWTIME_REFRESH_TOKEN_TTL_SECS", "2592000")?);
+        Ok(Self {
+            database_url: database_url.to_owned(),
+            redis_url,
+            bind,
+            log_filter: get("CREWTIME_LOG").unwrap_or("info").to_owned(),
+            db_pool_size: parse(env, "CREWTIME_DB_POOL_SIZE", "16")?,
+            shutdown_grace: Duration::from_secs(parse(env, "CREWTIME_SHUTDOWN_GRACE_SECS", "20")?),
+            api,
+        })
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    env: &HashMap<String, String>,
+    name: &'static str,
+    default: &str,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    let raw = env
+        .get(name)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(default);
+    raw.parse::<T>().map_err(|e| ConfigError {
+        name,
+        problem: format!("{raw:?} is malformed: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_apply_in_development() {
+        let c = Config::from_map(&env(&[("CREWTIME_DATABASE_URL", "postgres://x@127.0.0.1/db")])).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!((c.api.max_depth, c.api.max_aliases, c.api.max_batch), (10, 15, 10));
+        assert_eq!((c.api.max_body_bytes, c.api.max_page_size), (1 << 20, 100));
+    }
+
+    #[test]
+    fn each_bad_setting_is_named() {
+        let db = ("CREWTIME_DATABASE_URL", "postgres://x@127.0.0.1/db");
+        let name = |pairs: &[(&str, &str)]| Config::from_map(&env(pairs)).unwrap_err().name;
+        assert_eq!(name(&[]), "CREWTIME_DATABASE_URL");
+        assert_eq!(name(&[("CREWTIME_DATABASE_URL", "mysql://x")]), "CREWTIME_DATABASE_URL");
+        assert_eq!(name(&[db, ("CREWTIME_BIND", "nowhere")]), "CREWTIME_BIND");
+        assert_eq!(name(&[db, ("CREWTIME_ENV", "staging")]), "CREWTIME_ENV");
+        assert_eq!(name(&[db, ("CREWTIME_ENV", "production")]), "CREWTIME_JWT_SECRET");
+        assert_eq!(name(&[db, ("CREWTIME_JWT_SECRET", "short")]), "CREWTIME_JWT_SECRET");
+        assert_eq!(name(&[db, ("CREWTIME_MAX_DEPTH", "-1")]), "CREWTIME_MAX_DEPTH");
+        assert_eq!(name(&[db, ("CREWTIME_REDIS_URL", "http://x")]), "CREWTIME_REDIS_URL");
+        assert_eq!(name(&[db, ("CREWTIME_ENCRYPTION_KEY", "abc")]), "CREWTIME_ENCRYPTION_KEY");
+    }
+}

@@ -1,0 +1,142 @@
+//! `crewtime`: serve the API, migrate, print the schema, manage users, seed the demo.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use crewtime_persistence::{Store, StoreOptions};
+use crewtime_server::{telemetry, Config, Server};
+
+#[derive(Parser)]
+#[command(name = "crewtime", version, about = "Crew hours and union pay for film and TV productions")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the GraphQL API (configured from CREWTIME_* environment variables).
+    Serve,
+    /// Bring the control schema and every production schema up to date. Idempotent.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Demo data for `make run`.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// A studio admin may create productions.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Create the demo admin (CREWTIME_DEMO_EMAIL, CREWTIME_DEMO_PASSWORD) and production.
+    Seed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Schema = cli.command {
+        print!("{}", crewtime_api::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("crewtime: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_logging(&config.log_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("crewtime: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("crewtime: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Schema => unreachable_schema(),
+        Command::Serve => {
+            let server = Server::build(config.clone()).await?;
+            let pending = server.store().pending_control_migrations().await?;
+            if pending > 0 {
+                anyhow::bail!("{pending} control migrations are pending; run `crewtime migrate` first");
+            }
+            let running = server.start().await?;
+            tracing::info!(addr = %running.addr, "crewtime listening");
+            running.run_until_signal().await
+        }
+        Command::Migrate => {
+            let store = store(&config).await?;
+            let report = store.migrate().await?;
+            println!(
+                "migrated: {} control migrations applied; {} production schemas checked, {} migrations applied",
+                report.control_applied, report.productions, report.production_applied
+            );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Create { email, admin },
+        } => {
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let store = store(&config).await?;
+            let user = store.create_user(&email, password, admin).await?;
+            println!("created user {} ({})", user.email, if admin { "studio admin" } else { "user" });
+            Ok(())
+        }
+        Command::Demo {
+            command: DemoCommand::Seed,
+        } => {
+            let email = std::env::var("CREWTIME_DEMO_EMAIL").unwrap_or_else(|_| "admin@demo.crewtime".into());
+            let password = std::env::var("CREWTIME_DEMO_PASSWORD").map_err(|_| {
+                anyhow::anyhow!("CREWTIME_DEMO_PASSWORD: is not set (the demo admin's password)")
+            })?;
+            let store = store(&config).await?;
+            let seed = crewtime_server::demo::seed(&store, &email, &password).await?;
+            println!("demo seeded: {} owns production {}", seed.email, seed.production_id);
+            Ok(())
+        }
+    }
+}
+
+fn unreachable_schema() -> anyhow::Result<()> {
+    print!("{}", crewtime_api::sdl());
+    Ok(())
+}
+
+async fn store(config: &Config) -> anyhow::Result<Store> {
+    let mut opts = StoreOptions::new(config.database_url.clone());
+    opts.max_connections = 4;
+    Ok(Store::connect(&opts).await?)
+}

@@ -1,0 +1,121 @@
+//! Starting and stopping the HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crewtime_api::AppState;
+use crewtime_persistence::{Store, StoreOptions};
+use crewtime_realtime::RedisHealth;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+/// A configured server, not yet listening.
+pub struct Server {
+    config: Config,
+    state: AppState,
+}
+
+/// A server listening on a port, with a handle to stop it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Connects to PostgreSQL (and Redis when configured). Does not migrate.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        crewtime_api::telemetry::prometheus();
+        let mut opts = StoreOptions::new(config.database_url.clone());
+        opts.max_connections = config.db_pool_size;
+        let store = Store::connect(&opts).await?;
+        let redis = match &config.redis_url {
+            Some(url) => Some(Arc::new(
+                RedisHealth::connect(url).await.map_err(anyhow::Error::msg)?,
+            )),
+            None => None,
+        };
+        let state = AppState::new(store, config.api.clone(), redis);
+        Ok(Self { config, state })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Binds `config.bind` (port 0 picks a free port) and serves until [`RunningServer::stop`]
+    /// or the returned future's owner drops the sender.
+    pub async fn start(self) -> anyhow::Result<RunningServer> {
+        let acceptor = TcpListener::bind(self.config.bind).into_acceptor().await?;
+        let addr = acceptor
+            .local_addr()
+            .into_iter()
+            .find_map(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| anyhow::anyhow!("listener has no socket address"))?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = crewtime_api::routes(self.state.clone());
+        let grace = self.config.shutdown_grace;
+        let task = tokio::spawn(async move {
+            poem::Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(
+                    app,
+                    async move {
+                        let _ = rx.await;
+                    },
+                    Some(grace),
+                )
+                .await
+        });
+        Ok(RunningServer {
+            addr,
+            state: self.state,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish (up to the grace period), then returns.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await??;
+        Ok(())
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; draining");
+        self.stop().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,9 @@
+use crate::SqlMigration;
+use sea_orm_migration::MigrationTrait;
+
+pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(SqlMigration {
+        name: "c0001_users_productions_memberships",
+        up: include_str!("c0001_users_productions_memberships.sql"),
+    })]
+}

@@ -1,0 +1,9 @@
+use crate::SqlMigration;
+use sea_orm_migration::MigrationTrait;
+
+pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(SqlMigration {
+        name: "p0001_departments",
+        up: include_str!("p0001_departments.sql"),
+    })]
+}
