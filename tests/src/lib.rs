@@ -1,1 +1,224 @@
+//! The test harness: a fresh database per test, a real crewtime server on a random port, and a
+//! small GraphQL client. Tests drive the server only over HTTP, like any integrator would; they
+//! reach the database directly only to check what the API cannot show (schemas, rows).
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crewtime_persistence::{Store, StoreOptions};
+use crewtime_server::{Config, RunningServer, Server};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub const TEST_JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0001";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The maintenance database URL on the test PostgreSQL server.
+pub fn admin_url() -> String {
+    std::env::var("CREWTIME_TEST_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Redis for tests, when one is running (`make test` always provides one).
+pub fn redis_url() -> Option<String> {
+    std::env::var("CREWTIME_TEST_REDIS_URL").ok()
+}
+
+/// Creates an empty database of its own for one test and returns its URL.
+pub async fn fresh_database() -> String {
+    let admin = admin_url();
+    let name = format!("crewtime_t_{}", Uuid::new_v4().simple());
+    let conn = Database::connect(admin.as_str())
+        .await
+        .expect("test PostgreSQL reachable (run `make test`, which starts it)");
+    conn.execute(Statement::from_string(
+        DbBackend::Postgres,
+        format!("CREATE DATABASE \"{name}\""),
+    ))
+    .await
+    .expect("create test database");
+    let _ = conn.close().await;
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("admin URL has a database part");
+    format!("{base}/{name}")
+}
+
+/// The settings a test server runs with, as the environment would give them.
+pub fn test_env(database_url: &str) -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    env.insert("CREWTIME_DATABASE_URL".into(), database_url.into());
+    env.insert("CREWTIME_BIND".into(), "127.0.0.1:0".into());
+    env.insert("CREWTIME_JWT_SECRET".into(), TEST_JWT_SECRET.into());
+    env.insert("CREWTIME_DB_POOL_SIZE".into(), "8".into());
+    env.insert("CREWTIME_SHUTDOWN_GRACE_SECS".into(), "5".into());
+    if let Some(redis) = redis_url() {
+        env.insert("CREWTIME_REDIS_URL".into(), redis);
+    }
+    env
+}
+
+/// A running server on its own database.
+pub struct TestApp {
+    pub base: String,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    server: Option<RunningServer>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with settings changed by `tweak` (e.g. a lower limit).
+    pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> Self {
+        let database_url = fresh_database().await;
+        let mut env = test_env(&database_url);
+        tweak(&mut env);
+        let config = Config::from_map(&env).expect("test configuration is valid");
+        let server = Server::build(config).await.expect("server builds");
+        server.store().migrate().await.expect("migrations apply");
+        let running = server.start().await.expect("server starts");
+        Self {
+            base: format!("http://{}", running.addr),
+            database_url,
+            client: reqwest::Client::new(),
+            server: Some(running),
+        }
+    }
+
+    /// The server's own store: its statement counter shows whether a request reached SQL.
+    pub fn store(&self) -> &Store {
+        &self.server.as_ref().expect("server running").state.store
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await.expect("server stops cleanly");
+        }
+    }
+
+    /// POSTs one GraphQL operation and returns the JSON body (which must be JSON).
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request sent");
+        resp.json().await.expect("JSON body")
+    }
+
+    /// Like [`gql`] but panics unless the answer has no errors; returns `data`.
+    pub async fn gql_ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = self.gql(token, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// A direct connection to this test's database, for checks the API cannot make.
+    pub async fn db(&self) -> DatabaseConnection {
+        Database::connect(self.database_url.as_str())
+            .await
+            .expect("test db")
+    }
+
+    /// A store of its own on this test's database.
+    pub async fn own_store(&self, max_connections: u32) -> Store {
+        let mut opts = StoreOptions::new(self.database_url.clone());
+        opts.max_connections = max_connections;
+        Store::connect(&opts).await.expect("store connects")
+    }
+
+    /// Creates a user straight in the database (as `crewtime user create` does).
+    pub async fn create_user(&self, email: &str, admin: bool) {
+        self.store()
+            .create_user(email, PASSWORD, admin)
+            .await
+            .expect("user created");
+    }
+
+    pub async fn login(&self, email: &str) -> String {
+        let data = self
+            .gql_ok(
+                None,
+                "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken } }",
+                json!({ "e": email, "p": PASSWORD }),
+            )
+            .await;
+        data["login"]["accessToken"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// A new studio admin, signed in.
+    pub async fn admin(&self) -> String {
+        let email = format!("admin-{}@example.com", Uuid::new_v4().simple());
+        self.create_user(&email, true).await;
+        self.login(&email).await
+    }
+
+    /// Creates a production and returns its global id.
+    pub async fn production(&self, token: &str, name: &str) -> String {
+        let data = self
+            .gql_ok(
+                Some(token),
+                "mutation($n: String!) { createProduction(input: {name: $n, timezone: \"America/Los_Angeles\", currency: \"USD\"}) { production { id } } }",
+                json!({ "n": name }),
+            )
+            .await;
+        data["createProduction"]["production"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    /// Creates a department and returns its global id.
+    pub async fn department(&self, token: &str, production: &str, name: &str) -> String {
+        let data = self
+            .gql_ok(
+                Some(token),
+                "mutation($p: ID!, $n: String!) { createDepartment(input: {productionId: $p, name: $n}) { department { id } } }",
+                json!({ "p": production, "n": name }),
+            )
+            .await;
+        data["createDepartment"]["department"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// The path of the built `crewtime` binary (`make test` builds it first).
+pub fn crewtime_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target profile dir");
+    let bin = dir.join("crewtime");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p crewtime-server --bin crewtime`",
+        bin.display()
+    );
+    bin
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests crate lives in the repo")
+        .to_path_buf()
+}

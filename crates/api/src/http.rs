@@ -12,17 +12,13 @@ use poem::{get, handler, Body, Endpoint, EndpointExt, IntoResponse, Request, Res
 use tracing::Instrument;
 
 use crate::error::{ensure_codes, server_error};
-use crate::limits::{max_aliases_per_field, metric_name, operation_type};
+use crate::limits::{max_aliases_per_field, metric_name, operation_name, operation_type};
 use crate::schema::RequestCtx;
 use crate::state::{AppState, Environment};
 use crate::telemetry::prometheus;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
-
-/// The request id of the current request: the client's `x-request-id` when it is sane, else new.
-#[derive(Clone)]
-struct RequestId(String);
 
 /// All routes with request ids, access logs, HTTP metrics and panic containment.
 pub fn routes(state: AppState) -> impl Endpoint {
@@ -37,17 +33,19 @@ pub fn routes(state: AppState) -> impl Endpoint {
     route
         .data(state)
         .with(CatchPanic::new())
-        .around(|ep, mut req| async move {
+        .around(|ep, req| async move {
+            // The client's `x-request-id` when it is sane, else a new one; echoed in the response
+            // and carried by every log line of the request through the span.
             let id = req
                 .header("x-request-id")
                 .filter(|v| {
                     !v.is_empty()
                         && v.len() <= 64
-                        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                        && v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
                 })
                 .map(str::to_owned)
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            req.extensions_mut().insert(RequestId(id.clone()));
             let route = route_label(req.uri().path());
             let method = req.method().clone();
             let started = Instant::now();
@@ -108,7 +106,9 @@ async fn graphql_post(req: &Request, body: Body, Data(state): Data<&AppState>) -
     let new_media = wants_graphql_response(req);
     let content_type = req.content_type().unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if !essence.eq_ignore_ascii_case(JSON) && !essence.eq_ignore_ascii_case("application/graphql+json") {
+    if !essence.eq_ignore_ascii_case(JSON)
+        && !essence.eq_ignore_ascii_case("application/graphql+json")
+    {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             new_media,
@@ -127,7 +127,12 @@ async fn graphql_post(req: &Request, body: Body, Data(state): Data<&AppState>) -
             )
         }
         Err(_) => {
-            return error_response(StatusCode::BAD_REQUEST, new_media, "BAD_USER_INPUT", "unreadable body")
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                new_media,
+                "BAD_USER_INPUT",
+                "unreadable body",
+            )
         }
     };
     let batch: BatchRequest = match serde_json::from_slice(&bytes) {
@@ -153,11 +158,19 @@ async fn graphql_post(req: &Request, body: Body, Data(state): Data<&AppState>) -
                     StatusCode::BAD_REQUEST,
                     new_media,
                     "BAD_USER_INPUT",
-                    &format!("a batch may hold at most {} operations", state.config.max_batch),
+                    &format!(
+                        "a batch may hold at most {} operations",
+                        state.config.max_batch
+                    ),
                 );
             }
             if many.is_empty() {
-                return error_response(StatusCode::BAD_REQUEST, new_media, "BAD_USER_INPUT", "empty batch");
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    new_media,
+                    "BAD_USER_INPUT",
+                    "empty batch",
+                );
             }
             let mut out = Vec::with_capacity(many.len());
             for one in many {
@@ -221,13 +234,17 @@ async fn execute(state: &AppState, rc: &RequestCtx, mut req: GqlRequest) -> GqlR
                 )]);
             }
             let ty = operation_type(doc, op_name.as_deref());
-            metric_name(op_name.as_deref(), ty)
+            metric_name(operation_name(doc, op_name.as_deref()), ty)
         }
         Err(_) => "unparsable".to_owned(),
     };
     let mut resp = state.schema.execute(req.data(rc.clone())).await;
     ensure_codes(&mut resp.errors);
-    let outcome = if resp.errors.is_empty() { "ok" } else { "error" };
+    let outcome = if resp.errors.is_empty() {
+        "ok"
+    } else {
+        "error"
+    };
     record_operation(&name, outcome, started);
     resp
 }
@@ -288,7 +305,11 @@ async fn readyz(Data(state): Data<&AppState>) -> Response {
     metrics::gauge!("crewtime_redis_up").set(if redis == "up" { 1.0 } else { 0.0 });
     let ready = database && migrations == "current";
     json(
-        if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
         serde_json::json!({
             "status": if ready { "ready" } else { "not_ready" },
             "database": if database { "up" } else { "down" },

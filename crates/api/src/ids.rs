@@ -84,12 +84,21 @@ mod tests {
         let d = Uuid::now_v7();
         for id in [
             GlobalId::Production(p),
-            GlobalId::Department { production: p, id: d },
+            GlobalId::Department {
+                production: p,
+                id: d,
+            },
             GlobalId::User(d),
         ] {
             assert_eq!(GlobalId::decode("id", &id.encode()).unwrap(), id);
         }
-        for bad in ["", "!!", "UHJvZHVjdGlvbjo", &URL_SAFE_NO_PAD.encode("Production:x"), &URL_SAFE_NO_PAD.encode(format!("Production:{p}:{d}"))] {
+        for bad in [
+            "",
+            "!!",
+            "UHJvZHVjdGlvbjo",
+            &URL_SAFE_NO_PAD.encode("Production:x"),
+            &URL_SAFE_NO_PAD.encode(format!("Production:{p}:{d}")),
+        ] {
             assert!(GlobalId::decode("id", bad).is_err(), "{bad}");
         }
         assert_eq!(decode_cursor(&encode_cursor(p)).unwrap(), p);

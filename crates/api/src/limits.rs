@@ -54,6 +54,20 @@ pub(crate) fn operation_type(
     }
 }
 
+/// The name of the operation a request would run: the request's `operationName`, else the name
+/// of the document's only operation.
+pub(crate) fn operation_name<'a>(
+    doc: &'a ExecutableDocument,
+    requested: Option<&'a str>,
+) -> Option<&'a str> {
+    requested.or(match &doc.operations {
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+            ops.keys().next().map(|k| k.as_str())
+        }
+        _ => None,
+    })
+}
+
 /// The operation's name for metrics: the client's name if it is a plain identifier, else the
 /// operation type. Names are bounded so a client cannot grow the label set without limit.
 pub(crate) fn metric_name(name: Option<&str>, ty: Option<OperationType>) -> String {
@@ -85,13 +99,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(max_aliases_per_field(&doc), (3, "me".to_owned()));
-        assert_eq!(max_aliases_per_field(&parse_query("{ me { id } }").unwrap()).0, 0);
+        assert_eq!(
+            max_aliases_per_field(&parse_query("{ me { id } }").unwrap()).0,
+            0
+        );
     }
 
     #[test]
     fn operation_types_follow_the_selected_operation() {
         let doc = parse_query("query A { me { id } } mutation B { login }").unwrap();
-        assert_eq!(operation_type(&doc, Some("B")), Some(OperationType::Mutation));
+        assert_eq!(
+            operation_type(&doc, Some("B")),
+            Some(OperationType::Mutation)
+        );
         assert_eq!(operation_type(&doc, Some("A")), Some(OperationType::Query));
         assert_eq!(operation_type(&doc, None), None);
     }

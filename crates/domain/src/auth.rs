@@ -71,7 +71,13 @@ pub fn parse_email(raw: &str) -> Result<String> {
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && match email.split_once('@') {
-            Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'),
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+            }
             None => false,
         };
     if valid {
@@ -100,7 +106,16 @@ mod tests {
     #[test]
     fn emails_are_normalised_and_checked() {
         assert_eq!(parse_email(" Ann@Example.COM ").unwrap(), "ann@example.com");
-        for bad in ["", "ann", "@x.com", "ann@", "ann@x", "a b@x.com", "ann@.com", "a@b@c.com"] {
+        for bad in [
+            "",
+            "ann",
+            "@x.com",
+            "ann@",
+            "ann@x",
+            "a b@x.com",
+            "ann@.com",
+            "a@b@c.com",
+        ] {
             assert!(parse_email(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -86,7 +86,11 @@ impl NewDepartment {
         let name = parse_name("name", name, 100)?;
         let code = match code.map(str::trim) {
             None | Some("") => None,
-            Some(c) if c.len() <= 16 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') => {
+            Some(c)
+                if c.len() <= 16
+                    && c.chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') =>
+            {
                 Some(c.to_ascii_uppercase())
             }
             Some(c) => {
@@ -107,7 +111,10 @@ pub fn parse_name(field: &str, raw: &str, max_chars: usize) -> Result<String> {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if name.chars().count() > max_chars {
-        return Err(Error::invalid(field, format!("must be at most {max_chars} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     if name.chars().any(char::is_control) {
         return Err(Error::invalid(field, "must not contain control characters"));
@@ -136,16 +143,25 @@ mod tests {
             other => panic!("expected Invalid, got {other:?}"),
         };
         assert_eq!(field(NewProduction::parse("  ", "UTC", "USD")), "name");
-        assert_eq!(field(NewProduction::parse("A", "Mars/Olympus", "USD")), "timezone");
+        assert_eq!(
+            field(NewProduction::parse("A", "Mars/Olympus", "USD")),
+            "timezone"
+        );
         assert_eq!(field(NewProduction::parse("A", "UTC", "usd")), "currency");
         assert_eq!(field(NewProduction::parse("A", "UTC", "XYZ")), "currency");
-        assert_eq!(field(NewProduction::parse(&"x".repeat(201), "UTC", "USD")), "name");
+        assert_eq!(
+            field(NewProduction::parse(&"x".repeat(201), "UTC", "USD")),
+            "name"
+        );
     }
 
     #[test]
     fn department_codes_are_normalised() {
         let d = NewDepartment::parse(" Camera ", Some("cam")).unwrap();
-        assert_eq!((d.name.as_str(), d.code.as_deref()), ("Camera", Some("CAM")));
+        assert_eq!(
+            (d.name.as_str(), d.code.as_deref()),
+            ("Camera", Some("CAM"))
+        );
         assert!(NewDepartment::parse("Grip", Some("no spaces")).is_err());
         assert_eq!(NewDepartment::parse("Grip", Some("")).unwrap().code, None);
     }
@@ -153,6 +169,9 @@ mod tests {
     #[test]
     fn schema_names_are_derived_from_ids() {
         let id = Uuid::nil();
-        assert_eq!(Production::schema_name_for(id), format!("prod_{}", "0".repeat(32)));
+        assert_eq!(
+            Production::schema_name_for(id),
+            format!("prod_{}", "0".repeat(32))
+        );
     }
 }

@@ -3,7 +3,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crewtime_domain::{Error, Result};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
 
 /// How to reach PostgreSQL.
 #[derive(Debug, Clone)]

@@ -48,19 +48,31 @@ impl TenantTx {
                     .and_then(|v| v.as_str())
                     .and_then(|s| Uuid::parse_str(s).ok())
                     .ok_or_else(|| Error::internal("stored createDepartment answer malformed"))?;
-                return self.department_by_id(id).await?.ok_or(Error::NotFound("department"));
+                return self
+                    .department_by_id(id)
+                    .await?
+                    .ok_or(Error::NotFound("department"));
             }
         }
         let row = DepartmentRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!("INSERT INTO departments (id, name, code) VALUES ($1, $2, $3) RETURNING {COLUMNS}"),
-            [Uuid::now_v7().into(), input.name.clone().into(), input.code.clone().into()],
+            format!(
+                "INSERT INTO departments (id, name, code) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+            ),
+            [
+                Uuid::now_v7().into(),
+                input.name.clone().into(),
+                input.code.clone().into(),
+            ],
         ))
         .one(self.conn())
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
-                Error::Conflict(format!("a department named {:?} already exists", input.name))
+                Error::Conflict(format!(
+                    "a department named {:?} already exists",
+                    input.name
+                ))
             } else {
                 db_err(e)
             }

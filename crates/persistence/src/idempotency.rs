@@ -14,9 +14,7 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Result<Self> {
-        let ok = !raw.is_empty()
-            && raw.len() <= 128
-            && raw.chars().all(|c| c.is_ascii_graphic());
+        let ok = !raw.is_empty() && raw.len() <= 128 && raw.chars().all(|c| c.is_ascii_graphic());
         if ok {
             Ok(Self(raw.to_owned()))
         } else {

@@ -32,7 +32,8 @@ impl From<ProductionRow> for Production {
     }
 }
 
-const PRODUCTION_COLUMNS: &str = "p.id, p.name, p.timezone, p.currency, p.schema_name, p.created_at";
+const PRODUCTION_COLUMNS: &str =
+    "p.id, p.name, p.timezone, p.currency, p.schema_name, p.created_at";
 
 #[derive(FromQueryResult)]
 struct MembershipRow {
@@ -77,7 +78,8 @@ impl Store {
                 "name": input.name, "timezone": input.timezone, "currency": input.currency,
             }));
             let claim =
-                idempotency::claim(&txn, "crewtime.idempotency_keys", actor, OP, key, &hash).await?;
+                idempotency::claim(&txn, "crewtime.idempotency_keys", actor, OP, key, &hash)
+                    .await?;
             if let Claim::Replay(v) = claim {
                 let id = v
                     .get("productionId")
@@ -177,7 +179,8 @@ impl Store {
         let mut view: Option<MemberView> = None;
         for row in rows {
             let p = ProductionRow::from_query_result(&row, "").map_err(db_err)?;
-            let m = Membership::try_from(MembershipRow::from_query_result(&row, "").map_err(db_err)?)?;
+            let m =
+                Membership::try_from(MembershipRow::from_query_result(&row, "").map_err(db_err)?)?;
             view.get_or_insert_with(|| MemberView {
                 production: p.into(),
                 memberships: Vec::new(),
@@ -202,7 +205,11 @@ impl Store {
                  JOIN crewtime.memberships m ON m.production_id = p.id \
                  WHERE m.user_id = $1 AND ($2::uuid IS NULL OR p.id > $2) ORDER BY p.id LIMIT $3"
             ),
-            [user.into(), after.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+            [
+                user.into(),
+                after.into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
         ))
         .all(&self.db)
         .await
@@ -218,14 +225,22 @@ impl Store {
         role: Role,
         department: Option<Uuid>,
     ) -> Result<Membership> {
-        let user = self.user_by_email(email).await?.ok_or(Error::NotFound("user"))?;
+        let user = self
+            .user_by_email(email)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
         self.db
             .execute(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "INSERT INTO crewtime.memberships (user_id, production_id, role, department_id) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, production_id, role) \
                  DO UPDATE SET department_id = EXCLUDED.department_id",
-                [user.id.into(), production.into(), role.as_str().into(), department.into()],
+                [
+                    user.id.into(),
+                    production.into(),
+                    role.as_str().into(),
+                    department.into(),
+                ],
             ))
             .await
             .map_err(db_err)?;
@@ -240,7 +255,11 @@ impl Store {
 
 impl Store {
     /// The roles `user` holds in each of `productions`, in one query.
-    pub async fn memberships_in(&self, user: Uuid, productions: &[Uuid]) -> Result<Vec<Membership>> {
+    pub async fn memberships_in(
+        &self,
+        user: Uuid,
+        productions: &[Uuid],
+    ) -> Result<Vec<Membership>> {
         if productions.is_empty() {
             return Ok(Vec::new());
         }

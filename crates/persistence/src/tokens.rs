@@ -35,7 +35,11 @@ fn hash(token: &str) -> Vec<u8> {
 
 impl Store {
     /// Starts a new family for a fresh sign-in.
-    pub async fn issue_refresh_token(&self, user: Uuid, ttl: Duration) -> Result<IssuedRefreshToken> {
+    pub async fn issue_refresh_token(
+        &self,
+        user: Uuid,
+        ttl: Duration,
+    ) -> Result<IssuedRefreshToken> {
         insert_token(&self.db, user, Uuid::now_v7(), ttl).await
     }
 

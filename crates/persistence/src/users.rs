@@ -93,7 +93,11 @@ impl Store {
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
         let email = parse_email(email)?;
-        Ok(self.user_row_by_email(&email).await?.as_ref().map(User::from))
+        Ok(self
+            .user_row_by_email(&email)
+            .await?
+            .as_ref()
+            .map(User::from))
     }
 
     async fn user_row_by_email(&self, email: &str) -> Result<Option<UserRow>> {
@@ -122,7 +126,8 @@ async fn hash_password(password: String) -> Result<String> {
 
 async fn verify_password(password: String, stored: String) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&stored).map_err(|e| Error::internal(format!("stored hash: {e}")))?;
+        let parsed =
+            PasswordHash::new(&stored).map_err(|e| Error::internal(format!("stored hash: {e}")))?;
         Ok(Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok())

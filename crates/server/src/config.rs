@@ -100,7 +100,8 @@ impl Config {
         api.max_batch = parse(env, "CREWTIME_MAX_BATCH", "10")?;
         api.max_body_bytes = parse(env, "CREWTIME_MAX_BODY_BYTES", "1048576")?;
         api.max_page_size = parse(env, "CREWTIME_MAX_PAGE_SIZE", "100")?;
-        api.access_token_ttl = Duration::from_secs(parse(env, "CREWTIME_ACCESS_TOKEN_TTL_SECS", "900")?);
+        api.access_token_ttl =
+            Duration::from_secs(parse(env, "CREWTIME_ACCESS_TOKEN_TTL_SECS", "900")?);
         api.refresh_token_ttl =
             Duration::from_secs(parse(env, "CREWTIME_REFRESH_TOKEN_TTL_SECS", "2592000")?);
         Ok(Self {
@@ -139,14 +140,24 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_apply_in_development() {
-        let c = Config::from_map(&env(&[("CREWTIME_DATABASE_URL", "postgres://x@127.0.0.1/db")])).unwrap();
+        let c = Config::from_map(&env(&[(
+            "CREWTIME_DATABASE_URL",
+            "postgres://x@127.0.0.1/db",
+        )]))
+        .unwrap();
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!((c.api.max_depth, c.api.max_aliases, c.api.max_batch), (10, 15, 10));
+        assert_eq!(
+            (c.api.max_depth, c.api.max_aliases, c.api.max_batch),
+            (10, 15, 10)
+        );
         assert_eq!((c.api.max_body_bytes, c.api.max_page_size), (1 << 20, 100));
     }
 
@@ -155,13 +166,31 @@ mod tests {
         let db = ("CREWTIME_DATABASE_URL", "postgres://x@127.0.0.1/db");
         let name = |pairs: &[(&str, &str)]| Config::from_map(&env(pairs)).unwrap_err().name;
         assert_eq!(name(&[]), "CREWTIME_DATABASE_URL");
-        assert_eq!(name(&[("CREWTIME_DATABASE_URL", "mysql://x")]), "CREWTIME_DATABASE_URL");
+        assert_eq!(
+            name(&[("CREWTIME_DATABASE_URL", "mysql://x")]),
+            "CREWTIME_DATABASE_URL"
+        );
         assert_eq!(name(&[db, ("CREWTIME_BIND", "nowhere")]), "CREWTIME_BIND");
         assert_eq!(name(&[db, ("CREWTIME_ENV", "staging")]), "CREWTIME_ENV");
-        assert_eq!(name(&[db, ("CREWTIME_ENV", "production")]), "CREWTIME_JWT_SECRET");
-        assert_eq!(name(&[db, ("CREWTIME_JWT_SECRET", "short")]), "CREWTIME_JWT_SECRET");
-        assert_eq!(name(&[db, ("CREWTIME_MAX_DEPTH", "-1")]), "CREWTIME_MAX_DEPTH");
-        assert_eq!(name(&[db, ("CREWTIME_REDIS_URL", "http://x")]), "CREWTIME_REDIS_URL");
-        assert_eq!(name(&[db, ("CREWTIME_ENCRYPTION_KEY", "abc")]), "CREWTIME_ENCRYPTION_KEY");
+        assert_eq!(
+            name(&[db, ("CREWTIME_ENV", "production")]),
+            "CREWTIME_JWT_SECRET"
+        );
+        assert_eq!(
+            name(&[db, ("CREWTIME_JWT_SECRET", "short")]),
+            "CREWTIME_JWT_SECRET"
+        );
+        assert_eq!(
+            name(&[db, ("CREWTIME_MAX_DEPTH", "-1")]),
+            "CREWTIME_MAX_DEPTH"
+        );
+        assert_eq!(
+            name(&[db, ("CREWTIME_REDIS_URL", "http://x")]),
+            "CREWTIME_REDIS_URL"
+        );
+        assert_eq!(
+            name(&[db, ("CREWTIME_ENCRYPTION_KEY", "abc")]),
+            "CREWTIME_ENCRYPTION_KEY"
+        );
     }
 }

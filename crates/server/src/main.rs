@@ -8,7 +8,11 @@ use crewtime_persistence::{Store, StoreOptions};
 use crewtime_server::{telemetry, Config, Server};
 
 #[derive(Parser)]
-#[command(name = "crewtime", version, about = "Crew hours and union pay for film and TV productions")]
+#[command(
+    name = "crewtime",
+    version,
+    about = "Crew hours and union pay for film and TV productions"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,7 +70,10 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init_logging(&config.log_filter);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("crewtime: cannot start the runtime: {e}");
@@ -89,7 +96,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let server = Server::build(config.clone()).await?;
             let pending = server.store().pending_control_migrations().await?;
             if pending > 0 {
-                anyhow::bail!("{pending} control migrations are pending; run `crewtime migrate` first");
+                anyhow::bail!(
+                    "{pending} control migrations are pending; run `crewtime migrate` first"
+                );
             }
             let running = server.start().await?;
             tracing::info!(addr = %running.addr, "crewtime listening");
@@ -112,19 +121,27 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\r', '\n']);
             let store = store(&config).await?;
             let user = store.create_user(&email, password, admin).await?;
-            println!("created user {} ({})", user.email, if admin { "studio admin" } else { "user" });
+            println!(
+                "created user {} ({})",
+                user.email,
+                if admin { "studio admin" } else { "user" }
+            );
             Ok(())
         }
         Command::Demo {
             command: DemoCommand::Seed,
         } => {
-            let email = std::env::var("CREWTIME_DEMO_EMAIL").unwrap_or_else(|_| "admin@demo.crewtime".into());
+            let email = std::env::var("CREWTIME_DEMO_EMAIL")
+                .unwrap_or_else(|_| "admin@demo.crewtime".into());
             let password = std::env::var("CREWTIME_DEMO_PASSWORD").map_err(|_| {
                 anyhow::anyhow!("CREWTIME_DEMO_PASSWORD: is not set (the demo admin's password)")
             })?;
             let store = store(&config).await?;
             let seed = crewtime_server::demo::seed(&store, &email, &password).await?;
-            println!("demo seeded: {} owns production {}", seed.email, seed.production_id);
+            println!(
+                "demo seeded: {} owns production {}",
+                seed.email, seed.production_id
+            );
             Ok(())
         }
     }

@@ -35,7 +35,9 @@ impl Server {
         let store = Store::connect(&opts).await?;
         let redis = match &config.redis_url {
             Some(url) => Some(Arc::new(
-                RedisHealth::connect(url).await.map_err(anyhow::Error::msg)?,
+                RedisHealth::connect(url)
+                    .await
+                    .map_err(anyhow::Error::msg)?,
             )),
             None => None,
         };

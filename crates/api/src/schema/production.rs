@@ -122,7 +122,10 @@ async fn load_department(
     let tx = TenantTx::begin(&rc.store, &view.production).await.gql()?;
     let found = tx.department_by_id(id).await.gql()?;
     tx.commit().await.gql()?;
-    found.map(Department).ok_or(Error::NotFound("department")).gql()
+    found
+        .map(Department)
+        .ok_or(Error::NotFound("department"))
+        .gql()
 }
 
 /// A department of a production.
@@ -181,18 +184,28 @@ impl ProductionQuery {
             .gql()?;
         // One query for the page, one for the caller's roles in all of it.
         let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
-        let memberships = rc.store.memberships_in(principal.user_id, &ids).await.gql()?;
-        Ok(page(rows, limit, after.is_some(), |p| p.id, |production| {
-            let mine: Vec<Membership> = memberships
-                .iter()
-                .filter(|m| m.production_id == production.id)
-                .cloned()
-                .collect();
-            Production(MemberView {
-                production,
-                memberships: mine,
-            })
-        }))
+        let memberships = rc
+            .store
+            .memberships_in(principal.user_id, &ids)
+            .await
+            .gql()?;
+        Ok(page(
+            rows,
+            limit,
+            after.is_some(),
+            |p| p.id,
+            |production| {
+                let mine: Vec<Membership> = memberships
+                    .iter()
+                    .filter(|m| m.production_id == production.id)
+                    .cloned()
+                    .collect();
+                Production(MemberView {
+                    production,
+                    memberships: mine,
+                })
+            },
+        ))
     }
 
     /// One production; `NOT_FOUND` unless the caller is a member.
@@ -211,7 +224,9 @@ impl ProductionQuery {
             )))),
             GlobalId::Department { production, id } => {
                 let view = member_view(rc, production).await?;
-                Ok(Some(Node::Department(load_department(rc, &view, id).await?)))
+                Ok(Some(Node::Department(
+                    load_department(rc, &view, id).await?,
+                )))
             }
             GlobalId::User(_) => Err(Error::NotFound("node")).gql(),
         }
@@ -301,7 +316,10 @@ impl ProductionMutation {
             .transpose()
             .gql()?;
         if !principal.is_admin {
-            return Err(Error::Forbidden("only studio admins create productions".into())).gql();
+            return Err(Error::Forbidden(
+                "only studio admins create productions".into(),
+            ))
+            .gql();
         }
         let production = rc
             .store
@@ -335,7 +353,10 @@ impl ProductionMutation {
             .transpose()
             .gql()?;
         if !view.has_any(&[DomainRole::Admin, DomainRole::Upm, DomainRole::Coordinator]) {
-            return Err(Error::Forbidden("your role cannot create departments".into())).gql();
+            return Err(Error::Forbidden(
+                "your role cannot create departments".into(),
+            ))
+            .gql();
         }
         let principal = rc.principal().gql()?;
         let tx = TenantTx::begin(&rc.store, &view.0.production).await.gql()?;
@@ -359,7 +380,10 @@ impl ProductionMutation {
         let production = GlobalId::production("productionId", &input.production_id).gql()?;
         let view = Production(member_view(rc, production).await?);
         if !view.has_any(&[DomainRole::Admin]) {
-            return Err(Error::Forbidden("only production admins grant roles".into())).gql();
+            return Err(Error::Forbidden(
+                "only production admins grant roles".into(),
+            ))
+            .gql();
         }
         let department = match input.department_id.as_deref() {
             None => None,
@@ -381,9 +405,9 @@ impl ProductionMutation {
                 user_id: ID(GlobalId::User(m.user_id).encode()),
                 production_id: input.production_id,
                 role: m.role.into(),
-                department_id: m.department_id.map(|id| {
-                    ID(GlobalId::Department { production, id }.encode())
-                }),
+                department_id: m
+                    .department_id
+                    .map(|id| ID(GlobalId::Department { production, id }.encode())),
             },
         })
     }

@@ -76,10 +76,18 @@ pub(crate) struct SessionMutation;
 #[Object]
 impl SessionMutation {
     /// Signs in with email and password. A wrong email and a wrong password get the same error.
-    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> async_graphql::Result<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginInput,
+    ) -> async_graphql::Result<AuthPayload> {
         let rc = RequestCtx::get(ctx);
         let outcome = rc.store.verify_login(&input.email, &input.password).await;
-        let label = if outcome.is_ok() { "success" } else { "failure" };
+        let label = if outcome.is_ok() {
+            "success"
+        } else {
+            "failure"
+        };
         metrics::counter!("crewtime_logins_total", "outcome" => label).increment(1);
         issue(rc, outcome.gql()?).await
     }

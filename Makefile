@@ -1,0 +1,51 @@
+# The two commands: `make run` and `make test`. Both start what they need (see scripts/services.sh).
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+DEMO_EMAIL ?= admin@demo.crewtime
+DEMO_PASSWORD ?= crewtime-demo-2026
+BIND ?= 127.0.0.1:8080
+
+.PHONY: run test services build lint fmt schema
+
+services:
+	scripts/services.sh
+
+build:
+	cargo build --release -p crewtime-server
+
+## Serve the demo: services, migrations, demo data, then the API on $(BIND).
+run: services build
+	source .data/env
+	export CREWTIME_BIND="$${CREWTIME_BIND:-$(BIND)}"
+	./target/release/crewtime migrate
+	CREWTIME_DEMO_EMAIL='$(DEMO_EMAIL)' CREWTIME_DEMO_PASSWORD='$(DEMO_PASSWORD)' ./target/release/crewtime demo seed
+	echo
+	echo "crewtime is starting on http://$$CREWTIME_BIND/graphql (GraphiQL: http://$$CREWTIME_BIND/graphiql)"
+	echo "demo sign-in: $(DEMO_EMAIL) / $(DEMO_PASSWORD)"
+	echo
+	exec ./target/release/crewtime serve
+
+## Every test, against real PostgreSQL and Redis.
+test: services
+	source .data/env
+	# Databases left by earlier runs' tests (each test makes its own).
+	psql "$$CREWTIME_TEST_ADMIN_URL" -Atqc "select datname from pg_database where datname like 'crewtime_t_%'" \
+	  | while read -r db; do psql "$$CREWTIME_TEST_ADMIN_URL" -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)" >/dev/null; done
+	cargo build -p crewtime-server --bin crewtime
+	if cargo nextest --version >/dev/null 2>&1; then
+	  cargo nextest run --workspace --no-fail-fast --failure-output final
+	else
+	  cargo test --workspace --no-fail-fast
+	fi
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+schema:
+	cargo run -q -p crewtime-server -- schema > schema.graphql

@@ -1,0 +1,7 @@
+//! Black-box tests of the foundation: one binary, so the server links once.
+
+mod auth;
+mod cli;
+mod http;
+mod limits;
+mod tenancy;
