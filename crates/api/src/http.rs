@@ -87,12 +87,12 @@ fn request_ctx(state: &AppState, req: &Request) -> RequestCtx {
         .header(header::AUTHORIZATION)
         .and_then(crate::auth::bearer)
         .and_then(|token| state.jwt.verify(token));
-    RequestCtx {
-        store: state.store.clone(),
-        config: state.config.clone(),
-        jwt: state.jwt.clone(),
+    RequestCtx::new(
+        state.store.clone(),
+        state.config.clone(),
+        state.jwt.clone(),
         principal,
-    }
+    )
 }
 
 /// Which media type to answer with (GraphQL over HTTP): the new one only when asked for.

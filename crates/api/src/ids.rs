@@ -1,24 +1,77 @@
 //! Opaque global ids for `node(id)` and every `id` field: base64url of "Type:uuid[:uuid]".
-//! A department id carries its production so `node` can find the right schema.
+//! An id of an object inside a production carries the production, so `node` can find the
+//! right schema.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use crewtime_domain::{Error, Result};
 use uuid::Uuid;
 
+/// Kinds of object that live inside a production's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Department,
+    CrewMember,
+    CallSheet,
+    Punch,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [
+        Kind::Department,
+        Kind::CrewMember,
+        Kind::CallSheet,
+        Kind::Punch,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Department => "Department",
+            Kind::CrewMember => "CrewMember",
+            Kind::CallSheet => "CallSheet",
+            Kind::Punch => "Punch",
+        }
+    }
+
+    fn article(self) -> &'static str {
+        match self {
+            Kind::Department => "a department",
+            Kind::CrewMember => "a crew member",
+            Kind::CallSheet => "a call sheet",
+            Kind::Punch => "a punch",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GlobalId {
     Production(Uuid),
-    Department { production: Uuid, id: Uuid },
     User(Uuid),
+    Tenant {
+        kind: Kind,
+        production: Uuid,
+        id: Uuid,
+    },
 }
 
 impl GlobalId {
+    pub(crate) fn tenant(kind: Kind, production: Uuid, id: Uuid) -> Self {
+        GlobalId::Tenant {
+            kind,
+            production,
+            id,
+        }
+    }
+
     pub(crate) fn encode(self) -> String {
         let raw = match self {
             GlobalId::Production(id) => format!("Production:{id}"),
-            GlobalId::Department { production, id } => format!("Department:{production}:{id}"),
             GlobalId::User(id) => format!("User:{id}"),
+            GlobalId::Tenant {
+                kind,
+                production,
+                id,
+            } => format!("{}:{production}:{id}", kind.name()),
         };
         URL_SAFE_NO_PAD.encode(raw)
     }
@@ -38,12 +91,15 @@ impl GlobalId {
         };
         let decoded = match kind {
             "Production" => GlobalId::Production(uuid()?),
-            "Department" => GlobalId::Department {
-                production: uuid()?,
-                id: uuid()?,
-            },
             "User" => GlobalId::User(uuid()?),
-            _ => return Err(bad()),
+            other => match Kind::ALL.into_iter().find(|k| k.name() == other) {
+                Some(kind) => GlobalId::Tenant {
+                    kind,
+                    production: uuid()?,
+                    id: uuid()?,
+                },
+                None => return Err(bad()),
+            },
         };
         if parts.next().is_some() {
             return Err(bad());
@@ -56,6 +112,21 @@ impl GlobalId {
         match Self::decode(field, id)? {
             GlobalId::Production(p) => Ok(p),
             _ => Err(Error::invalid(field, "is not a production id")),
+        }
+    }
+
+    /// Decodes an id that must name an object of `kind`: (production, id).
+    pub(crate) fn of(kind: Kind, field: &str, id: &str) -> Result<(Uuid, Uuid)> {
+        match Self::decode(field, id)? {
+            GlobalId::Tenant {
+                kind: k,
+                production,
+                id,
+            } if k == kind => Ok((production, id)),
+            _ => Err(Error::invalid(
+                field,
+                format!("is not {} id", kind.article()),
+            )),
         }
     }
 }
@@ -82,25 +153,24 @@ mod tests {
     fn ids_round_trip_and_reject_garbage() {
         let p = Uuid::now_v7();
         let d = Uuid::now_v7();
-        for id in [
-            GlobalId::Production(p),
-            GlobalId::Department {
-                production: p,
-                id: d,
-            },
-            GlobalId::User(d),
-        ] {
+        let mut all = vec![GlobalId::Production(p), GlobalId::User(d)];
+        all.extend(Kind::ALL.iter().map(|k| GlobalId::tenant(*k, p, d)));
+        for id in all {
             assert_eq!(GlobalId::decode("id", &id.encode()).unwrap(), id);
         }
         for bad in [
-            "",
-            "!!",
-            "UHJvZHVjdGlvbjo",
-            &URL_SAFE_NO_PAD.encode("Production:x"),
-            &URL_SAFE_NO_PAD.encode(format!("Production:{p}:{d}")),
+            "".to_owned(),
+            "!!".to_owned(),
+            URL_SAFE_NO_PAD.encode("Production:x"),
+            URL_SAFE_NO_PAD.encode(format!("Production:{p}:{d}")),
+            URL_SAFE_NO_PAD.encode(format!("Department:{p}")),
+            URL_SAFE_NO_PAD.encode(format!("Secret:{p}:{d}")),
         ] {
-            assert!(GlobalId::decode("id", bad).is_err(), "{bad}");
+            assert!(GlobalId::decode("id", &bad).is_err(), "{bad}");
         }
+        let dept = GlobalId::tenant(Kind::Department, p, d).encode();
+        assert_eq!(GlobalId::of(Kind::Department, "id", &dept).unwrap(), (p, d));
+        assert!(GlobalId::of(Kind::Punch, "id", &dept).is_err());
         assert_eq!(decode_cursor(&encode_cursor(p)).unwrap(), p);
         assert!(decode_cursor("nope").is_err());
     }

@@ -2,8 +2,11 @@
 //! no database, HTTP or GraphQL crate is a dependency here.
 
 pub mod auth;
+pub mod callsheet;
+pub mod crew;
 pub mod error;
 pub mod pay;
 pub mod production;
+pub mod time;
 
 pub use error::{Error, Result};

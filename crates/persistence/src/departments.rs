@@ -119,3 +119,17 @@ impl TenantTx {
         Ok(rows.into_iter().map(|r| self.department(r)).collect())
     }
 }
+
+impl TenantTx {
+    pub async fn departments_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Department>> {
+        let rows = DepartmentRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {COLUMNS} FROM departments WHERE id = ANY($1)"),
+            [ids.to_vec().into()],
+        ))
+        .all(self.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(|r| self.department(r)).collect())
+    }
+}

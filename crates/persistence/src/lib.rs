@@ -4,11 +4,15 @@
 //! always addressed schema-qualified. Production data lives in one schema per production and is
 //! reachable only through [`TenantTx`], which pins the transaction's `search_path`.
 
+pub mod callsheets;
+pub mod crew;
 mod db;
 pub mod departments;
 mod idempotency;
+pub mod invitations;
 pub mod migrate;
 pub mod productions;
+pub mod punches;
 mod tenant;
 pub mod tokens;
 pub mod users;

@@ -136,12 +136,20 @@ impl Store {
     }
 
     async fn production_by_id(&self, id: Uuid) -> Result<Production> {
+        self.production_by_id_in(&self.db, id).await
+    }
+
+    pub(crate) async fn production_by_id_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        id: Uuid,
+    ) -> Result<Production> {
         ProductionRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!("SELECT {PRODUCTION_COLUMNS} FROM crewtime.productions p WHERE p.id = $1"),
             [id.into()],
         ))
-        .one(&self.db)
+        .one(conn)
         .await
         .map_err(db_err)?
         .map(Production::from)

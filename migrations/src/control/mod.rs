@@ -2,8 +2,14 @@ use crate::SqlMigration;
 use sea_orm_migration::MigrationTrait;
 
 pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(SqlMigration {
-        name: "c0001_users_productions_memberships",
-        up: include_str!("c0001_users_productions_memberships.sql"),
-    })]
+    vec![
+        Box::new(SqlMigration {
+            name: "c0001_users_productions_memberships",
+            up: include_str!("c0001_users_productions_memberships.sql"),
+        }),
+        Box::new(SqlMigration {
+            name: "c0002_invitations",
+            up: include_str!("c0002_invitations.sql"),
+        }),
+    ]
 }

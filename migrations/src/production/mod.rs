@@ -2,8 +2,14 @@ use crate::SqlMigration;
 use sea_orm_migration::MigrationTrait;
 
 pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(SqlMigration {
-        name: "p0001_departments",
-        up: include_str!("p0001_departments.sql"),
-    })]
+    vec![
+        Box::new(SqlMigration {
+            name: "p0001_departments",
+            up: include_str!("p0001_departments.sql"),
+        }),
+        Box::new(SqlMigration {
+            name: "p0002_crew_call_sheets_punches",
+            up: include_str!("p0002_crew_call_sheets_punches.sql"),
+        }),
+    ]
 }

@@ -1,25 +1,46 @@
 //! The GraphQL schema: one query root, one mutation root, types named for what they hold.
 
+mod access;
+mod callsheet;
 mod connection;
+mod crew;
+mod loaders;
 mod production;
 mod session;
+mod time;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use crewtime_persistence::productions::MemberView;
 use crewtime_persistence::Store;
+use uuid::Uuid;
 
 use crate::auth::{JwtKeys, Principal};
 use crate::state::{ApiConfig, Environment};
 use crewtime_domain::{Error, Result};
 
+pub(crate) use access::Access;
+pub(crate) use loaders::Loaders;
+
 pub type CrewtimeSchema = Schema<Query, Mutation, EmptySubscription>;
 
 #[derive(MergedObject, Default)]
-pub struct Query(session::SessionQuery, production::ProductionQuery);
+pub struct Query(
+    session::SessionQuery,
+    production::ProductionQuery,
+    time::TimeQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(session::SessionMutation, production::ProductionMutation);
+pub struct Mutation(
+    session::SessionMutation,
+    production::ProductionMutation,
+    crew::CrewMutation,
+    callsheet::CallSheetMutation,
+    time::TimeMutation,
+);
 
 /// What every resolver can reach for one request.
 #[derive(Clone)]
@@ -28,9 +49,30 @@ pub(crate) struct RequestCtx {
     pub config: Arc<ApiConfig>,
     pub jwt: Arc<JwtKeys>,
     pub principal: Option<Principal>,
+    /// The caller's view of each production this request touched, so membership is read once.
+    views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>>,
+    pub loaders: Arc<Loaders>,
 }
 
 impl RequestCtx {
+    pub(crate) fn new(
+        store: Store,
+        config: Arc<ApiConfig>,
+        jwt: Arc<JwtKeys>,
+        principal: Option<Principal>,
+    ) -> Self {
+        let views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>> = Arc::default();
+        let loaders = Arc::new(Loaders::new(store.clone(), views.clone()));
+        Self {
+            store,
+            config,
+            jwt,
+            principal,
+            views,
+            loaders,
+        }
+    }
+
     pub(crate) fn get<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
         // Always inserted by the HTTP layer; a missing one is a wiring fault caught by every test.
         ctx.data_unchecked::<RequestCtx>()
@@ -38,6 +80,38 @@ impl RequestCtx {
 
     pub(crate) fn principal(&self) -> Result<Principal> {
         self.principal.ok_or(Error::Unauthenticated)
+    }
+
+    /// The caller's access to a production: `NOT_FOUND` without a membership.
+    pub(crate) async fn access(&self, production: Uuid) -> Result<Access> {
+        let principal = self.principal()?;
+        let cached = self
+            .views
+            .lock()
+            .map_err(|_| Error::internal("views lock poisoned"))?
+            .get(&production)
+            .cloned();
+        let view = match cached {
+            Some(v) => v,
+            None => {
+                let v = Arc::new(
+                    self.store
+                        .production_for_member(principal.user_id, production)
+                        .await?,
+                );
+                self.remember(v.clone())?;
+                v
+            }
+        };
+        Ok(Access::new(view, principal.user_id))
+    }
+
+    pub(crate) fn remember(&self, view: Arc<MemberView>) -> Result<()> {
+        self.views
+            .lock()
+            .map_err(|_| Error::internal("views lock poisoned"))?
+            .insert(view.production.id, view);
+        Ok(())
     }
 
     /// Checks a client's `first` against the page size limit; the default page is 20.

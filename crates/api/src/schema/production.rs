@@ -8,12 +8,16 @@ use crewtime_domain::production::{Department as DomainDepartment, NewDepartment,
 use crewtime_domain::Error;
 use crewtime_persistence::productions::MemberView;
 use crewtime_persistence::{IdempotencyKey, TenantTx};
+use std::sync::Arc;
 use uuid::Uuid;
 
+use super::callsheet::CallSheet;
 use super::connection::page;
-use super::RequestCtx;
+use super::crew::CrewMember;
+use super::time::{Punch, Timecard, TimecardStatus};
+use super::{Access, RequestCtx};
 use crate::error::GqlResult;
-use crate::ids::{decode_cursor, GlobalId};
+use crate::ids::{decode_cursor, GlobalId, Kind};
 
 /// A role in one production.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -53,36 +57,115 @@ impl From<Role> for DomainRole {
 }
 
 /// A production (a tenant with its own schema), as seen by a member.
-pub(crate) struct Production(MemberView);
-
-impl Production {
-    fn has_any(&self, roles: &[DomainRole]) -> bool {
-        self.0.memberships.iter().any(|m| roles.contains(&m.role))
-    }
-}
+pub(crate) struct Production(pub(crate) Access);
 
 #[Object]
 impl Production {
     async fn id(&self) -> ID {
-        ID(GlobalId::Production(self.0.production.id).encode())
+        ID(GlobalId::Production(self.0.production().id).encode())
     }
     async fn name(&self) -> &str {
-        &self.0.production.name
+        &self.0.production().name
     }
     /// IANA timezone in which punches are read and work days are dated.
     async fn timezone(&self) -> &str {
-        &self.0.production.timezone
+        &self.0.production().timezone
     }
     /// ISO 4217 currency of every amount in this production.
     async fn currency(&self) -> &str {
-        &self.0.production.currency
+        &self.0.production().currency
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.production.created_at
+        self.0.production().created_at
     }
     /// The caller's roles in this production.
     async fn my_roles(&self) -> Vec<Role> {
-        self.0.memberships.iter().map(|m| m.role.into()).collect()
+        self.0
+            .view
+            .memberships
+            .iter()
+            .map(|m| m.role.into())
+            .collect()
+    }
+
+    /// ISO weekday (1 = Monday .. 7 = Sunday) on which the work week ends; Saturday by default.
+    async fn work_week_ends(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let rc = RequestCtx::get(ctx);
+        let tx = TenantTx::begin(&rc.store, self.0.production())
+            .await
+            .gql()?;
+        let settings = tx.settings().await.gql()?;
+        tx.commit().await.gql()?;
+        Ok(i32::from(settings.work_week_ends))
+    }
+
+    /// The crew, oldest first, optionally of one department.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn crew(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        department_id: Option<ID>,
+    ) -> async_graphql::Result<Connection<String, CrewMember>> {
+        super::crew::crew_page(ctx, &self.0, first, after, department_id).await
+    }
+
+    async fn crew_member(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<CrewMember> {
+        let (production, crew) = GlobalId::of(Kind::CrewMember, "id", &id).gql()?;
+        if production != self.0.production().id {
+            return Err(Error::NotFound("crew member")).gql();
+        }
+        super::crew::load_crew(RequestCtx::get(ctx), &self.0, crew).await
+    }
+
+    /// The day's call sheet: the published issue, or the draft when none is published yet.
+    async fn call_sheet(
+        &self,
+        ctx: &Context<'_>,
+        date: chrono::NaiveDate,
+    ) -> async_graphql::Result<Option<CallSheet>> {
+        let issues = super::callsheet::issues(RequestCtx::get(ctx), &self.0, date).await?;
+        let published = issues
+            .iter()
+            .position(|s| s.1.status == crewtime_domain::callsheet::CallSheetStatus::Published);
+        let draft = issues
+            .iter()
+            .position(|s| s.1.status == crewtime_domain::callsheet::CallSheetStatus::Draft);
+        Ok(published.or(draft).and_then(|i| issues.into_iter().nth(i)))
+    }
+
+    /// Every issue of the day's call sheet, newest first; superseded issues stay readable.
+    async fn call_sheet_issues(
+        &self,
+        ctx: &Context<'_>,
+        date: chrono::NaiveDate,
+    ) -> async_graphql::Result<Vec<CallSheet>> {
+        super::callsheet::issues(RequestCtx::get(ctx), &self.0, date).await
+    }
+
+    /// The week's timecards: every crew member with time that week, optionally of one
+    /// department or status.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn timecards(
+        &self,
+        ctx: &Context<'_>,
+        week_ending: chrono::NaiveDate,
+        department_id: Option<ID>,
+        status: Option<TimecardStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Timecard>> {
+        super::time::timecard_page(
+            ctx,
+            &self.0,
+            week_ending,
+            department_id,
+            status,
+            first,
+            after,
+        )
+        .await
     }
 
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
@@ -95,50 +178,45 @@ impl Production {
         let rc = RequestCtx::get(ctx);
         let limit = rc.page_size(first).gql()?;
         let after = after.as_deref().map(decode_cursor).transpose().gql()?;
-        let tx = TenantTx::begin(&rc.store, &self.0.production).await.gql()?;
+        let tx = TenantTx::begin(&rc.store, self.0.production())
+            .await
+            .gql()?;
         let rows = tx.departments(after, limit + 1).await.gql()?;
         tx.commit().await.gql()?;
         Ok(page(rows, limit, after.is_some(), |d| d.id, Department))
     }
 
     async fn department(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Department> {
-        let (production, dept) = match GlobalId::decode("id", &id).gql()? {
-            GlobalId::Department { production, id } => (production, id),
-            _ => return Err(Error::invalid("id", "is not a department id")).gql(),
-        };
-        if production != self.0.production.id {
+        let (production, dept) = GlobalId::of(Kind::Department, "id", &id).gql()?;
+        if production != self.0.production().id {
             return Err(Error::NotFound("department")).gql();
         }
-        let rc = RequestCtx::get(ctx);
-        load_department(rc, &self.0, dept).await
+        load_department(RequestCtx::get(ctx), &self.0, dept).await
     }
 }
 
-async fn load_department(
+pub(crate) async fn load_department(
     rc: &RequestCtx,
-    view: &MemberView,
+    access: &Access,
     id: Uuid,
 ) -> async_graphql::Result<Department> {
-    let tx = TenantTx::begin(&rc.store, &view.production).await.gql()?;
-    let found = tx.department_by_id(id).await.gql()?;
-    tx.commit().await.gql()?;
-    found
+    rc.loaders
+        .departments
+        .load_one((access.production().id, id))
+        .await
+        .gql()?
         .map(Department)
         .ok_or(Error::NotFound("department"))
         .gql()
 }
 
 /// A department of a production.
-pub(crate) struct Department(DomainDepartment);
+pub(crate) struct Department(pub(crate) DomainDepartment);
 
 #[Object]
 impl Department {
     async fn id(&self) -> ID {
-        ID(GlobalId::Department {
-            production: self.0.production_id,
-            id: self.0.id,
-        }
-        .encode())
+        ID(GlobalId::tenant(Kind::Department, self.0.production_id, self.0.id).encode())
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -158,6 +236,9 @@ impl Department {
 pub(crate) enum Node {
     Production(Production),
     Department(Department),
+    CrewMember(CrewMember),
+    CallSheet(CallSheet),
+    Punch(Punch),
 }
 
 #[derive(Default)]
@@ -189,22 +270,26 @@ impl ProductionQuery {
             .memberships_in(principal.user_id, &ids)
             .await
             .gql()?;
+        let mut views = Vec::with_capacity(rows.len());
+        for production in rows {
+            let mine: Vec<Membership> = memberships
+                .iter()
+                .filter(|m| m.production_id == production.id)
+                .cloned()
+                .collect();
+            let view = Arc::new(MemberView {
+                production,
+                memberships: mine,
+            });
+            rc.remember(view.clone()).gql()?;
+            views.push(view);
+        }
         Ok(page(
-            rows,
+            views,
             limit,
             after.is_some(),
-            |p| p.id,
-            |production| {
-                let mine: Vec<Membership> = memberships
-                    .iter()
-                    .filter(|m| m.production_id == production.id)
-                    .cloned()
-                    .collect();
-                Production(MemberView {
-                    production,
-                    memberships: mine,
-                })
-            },
+            |v| v.production.id,
+            |v| Production(Access::new(v, principal.user_id)),
         ))
     }
 
@@ -212,7 +297,7 @@ impl ProductionQuery {
     async fn production(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Production> {
         let rc = RequestCtx::get(ctx);
         let production = GlobalId::production("id", &id).gql()?;
-        member_view(rc, production).await.map(Production)
+        rc.access(production).await.map(Production).gql()
     }
 
     /// Any object by its global id; `NOT_FOUND` for ids the caller may not see.
@@ -220,25 +305,28 @@ impl ProductionQuery {
         let rc = RequestCtx::get(ctx);
         match GlobalId::decode("id", &id).gql()? {
             GlobalId::Production(p) => Ok(Some(Node::Production(Production(
-                member_view(rc, p).await?,
+                rc.access(p).await.gql()?,
             )))),
-            GlobalId::Department { production, id } => {
-                let view = member_view(rc, production).await?;
-                Ok(Some(Node::Department(
-                    load_department(rc, &view, id).await?,
-                )))
+            GlobalId::Tenant {
+                kind,
+                production,
+                id,
+            } => {
+                let access = rc.access(production).await.gql()?;
+                Ok(Some(match kind {
+                    Kind::Department => Node::Department(load_department(rc, &access, id).await?),
+                    Kind::CrewMember => {
+                        Node::CrewMember(super::crew::load_crew(rc, &access, id).await?)
+                    }
+                    Kind::CallSheet => {
+                        Node::CallSheet(super::callsheet::load(rc, &access, id).await?)
+                    }
+                    Kind::Punch => Node::Punch(super::time::load_punch(rc, &access, id).await?),
+                }))
             }
             GlobalId::User(_) => Err(Error::NotFound("node")).gql(),
         }
     }
-}
-
-async fn member_view(rc: &RequestCtx, production: Uuid) -> async_graphql::Result<MemberView> {
-    let principal = rc.principal().gql()?;
-    rc.store
-        .production_for_member(principal.user_id, production)
-        .await
-        .gql()
 }
 
 #[derive(InputObject)]
@@ -326,13 +414,8 @@ impl ProductionMutation {
             .create_production(principal.user_id, &new, key.as_ref())
             .await
             .gql()?;
-        let view = rc
-            .store
-            .production_for_member(principal.user_id, production.id)
-            .await
-            .gql()?;
         Ok(CreateProductionPayload {
-            production: Production(view),
+            production: Production(rc.access(production.id).await.gql()?),
         })
     }
 
@@ -344,7 +427,7 @@ impl ProductionMutation {
     ) -> async_graphql::Result<CreateDepartmentPayload> {
         let rc = RequestCtx::get(ctx);
         let production = GlobalId::production("productionId", &input.production_id).gql()?;
-        let view = Production(member_view(rc, production).await?);
+        let access = rc.access(production).await.gql()?;
         let new = NewDepartment::parse(&input.name, input.code.as_deref()).gql()?;
         let key = input
             .idempotency_key
@@ -352,16 +435,14 @@ impl ProductionMutation {
             .map(IdempotencyKey::parse)
             .transpose()
             .gql()?;
-        if !view.has_any(&[DomainRole::Admin, DomainRole::Upm, DomainRole::Coordinator]) {
-            return Err(Error::Forbidden(
-                "your role cannot create departments".into(),
-            ))
-            .gql();
-        }
-        let principal = rc.principal().gql()?;
-        let tx = TenantTx::begin(&rc.store, &view.0.production).await.gql()?;
+        access
+            .require(access.can_manage_crew(), "create departments")
+            .gql()?;
+        let tx = TenantTx::begin(&rc.store, access.production())
+            .await
+            .gql()?;
         let department = tx
-            .create_department(principal.user_id, &new, key.as_ref())
+            .create_department(access.user, &new, key.as_ref())
             .await
             .gql()?;
         tx.commit().await.gql()?;
@@ -378,18 +459,15 @@ impl ProductionMutation {
     ) -> async_graphql::Result<GrantRolePayload> {
         let rc = RequestCtx::get(ctx);
         let production = GlobalId::production("productionId", &input.production_id).gql()?;
-        let view = Production(member_view(rc, production).await?);
-        if !view.has_any(&[DomainRole::Admin]) {
-            return Err(Error::Forbidden(
-                "only production admins grant roles".into(),
-            ))
-            .gql();
-        }
+        let access = rc.access(production).await.gql()?;
+        access
+            .require(access.has_any(&[DomainRole::Admin]), "grant roles")
+            .gql()?;
         let department = match input.department_id.as_deref() {
             None => None,
-            Some(id) => match GlobalId::decode("departmentId", id).gql()? {
-                GlobalId::Department { production: p, id } if p == production => {
-                    load_department(rc, &view.0, id).await?;
+            Some(id) => match GlobalId::of(Kind::Department, "departmentId", id).gql()? {
+                (p, id) if p == production => {
+                    load_department(rc, &access, id).await?;
                     Some(id)
                 }
                 _ => return Err(Error::NotFound("department")).gql(),
@@ -407,7 +485,7 @@ impl ProductionMutation {
                 role: m.role.into(),
                 department_id: m
                     .department_id
-                    .map(|id| ID(GlobalId::Department { production, id }.encode())),
+                    .map(|id| ID(GlobalId::tenant(Kind::Department, production, id).encode())),
             },
         })
     }

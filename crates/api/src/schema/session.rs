@@ -120,7 +120,7 @@ fn refresh_ttl(rc: &RequestCtx) -> crewtime_domain::Result<chrono::Duration> {
     chrono::Duration::from_std(rc.config.refresh_token_ttl).map_err(Error::internal)
 }
 
-async fn issue(rc: &RequestCtx, user: DomainUser) -> async_graphql::Result<AuthPayload> {
+pub(crate) async fn issue(rc: &RequestCtx, user: DomainUser) -> async_graphql::Result<AuthPayload> {
     let refresh = rc
         .store
         .issue_refresh_token(user.id, refresh_ttl(rc).gql()?)

@@ -1,0 +1,108 @@
+//! Who may do what inside one production. Every resolver asks here; the role × operation
+//! table in the tests checks the answers.
+
+use std::sync::Arc;
+
+use crewtime_domain::auth::Role;
+use crewtime_domain::crew::CrewMember;
+use crewtime_domain::production::Production;
+use crewtime_domain::{Error, Result};
+use crewtime_persistence::productions::MemberView;
+use uuid::Uuid;
+
+/// The caller's roles in one production.
+#[derive(Clone)]
+pub(crate) struct Access {
+    pub view: Arc<MemberView>,
+    pub user: Uuid,
+}
+
+const OFFICE: [Role; 3] = [Role::Admin, Role::Upm, Role::Coordinator];
+const MONEY: [Role; 3] = [Role::Admin, Role::Accountant, Role::Upm];
+
+impl Access {
+    pub(crate) fn new(view: Arc<MemberView>, user: Uuid) -> Self {
+        Self { view, user }
+    }
+
+    pub(crate) fn production(&self) -> &Production {
+        &self.view.production
+    }
+
+    pub(crate) fn has_any(&self, roles: &[Role]) -> bool {
+        self.view
+            .memberships
+            .iter()
+            .any(|m| roles.contains(&m.role))
+    }
+
+    fn heads(&self, department: Uuid) -> bool {
+        self.view
+            .memberships
+            .iter()
+            .any(|m| m.role == Role::DepartmentHead && m.department_id == Some(department))
+    }
+
+    fn is_self(&self, crew: &CrewMember) -> bool {
+        crew.user_id == Some(self.user)
+    }
+
+    /// The department a department head is limited to, when that is all they are.
+    pub(crate) fn department_scope(&self) -> Option<Vec<Uuid>> {
+        if self.has_any(&[Role::Admin, Role::Upm, Role::Accountant, Role::Coordinator]) {
+            return None;
+        }
+        Some(
+            self.view
+                .memberships
+                .iter()
+                .filter_map(|m| m.department_id)
+                .collect(),
+        )
+    }
+
+    pub(crate) fn can_manage_crew(&self) -> bool {
+        self.has_any(&OFFICE)
+    }
+
+    pub(crate) fn can_manage_call_sheets(&self) -> bool {
+        self.has_any(&OFFICE)
+    }
+
+    pub(crate) fn can_manage_deals(&self) -> bool {
+        self.has_any(&MONEY)
+    }
+
+    pub(crate) fn can_manage_settings(&self) -> bool {
+        self.has_any(&[Role::Admin, Role::Upm])
+    }
+
+    /// Rates of a crew member: money roles, and the crew member themself.
+    pub(crate) fn can_see_rates(&self, crew: &CrewMember) -> bool {
+        self.has_any(&MONEY) || self.is_self(crew)
+    }
+
+    pub(crate) fn can_read_time(&self, crew: &CrewMember) -> bool {
+        self.has_any(&[Role::Admin, Role::Upm, Role::Accountant, Role::Coordinator])
+            || self.heads(crew.department_id)
+            || self.is_self(crew)
+    }
+
+    pub(crate) fn can_punch_for(&self, crew: &CrewMember) -> bool {
+        self.has_any(&OFFICE) || self.heads(crew.department_id) || self.is_self(crew)
+    }
+
+    pub(crate) fn can_correct_time(&self, crew: &CrewMember) -> bool {
+        self.has_any(&[Role::Admin, Role::Upm, Role::Accountant]) || self.heads(crew.department_id)
+    }
+
+    pub(crate) fn require(&self, allowed: bool, what: &str) -> Result<()> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "your role in this production cannot {what}"
+            )))
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Per-request DataLoaders: every read of crew, departments, deals, work days and call sheets
+//! in one request is batched into one statement per kind and production, whatever the shape
+//! of the query.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use chrono::NaiveDate;
+use crewtime_domain::callsheet::CallSheet;
+use crewtime_domain::crew::{CrewMember, Deal};
+use crewtime_domain::production::{Department, Production};
+use crewtime_domain::{Error, Result};
+use crewtime_persistence::productions::MemberView;
+use crewtime_persistence::punches::WorkDayRecord;
+use crewtime_persistence::{Store, TenantTx};
+use uuid::Uuid;
+
+type Views = Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>>;
+
+/// Loaders share the store and the request's production views: a loader only reaches
+/// productions whose membership this request already checked.
+#[derive(Clone)]
+pub(crate) struct Source {
+    store: Store,
+    views: Views,
+}
+
+impl Source {
+    fn production(&self, id: Uuid) -> Result<Production> {
+        self.views
+            .lock()
+            .map_err(|_| Error::internal("views lock poisoned"))?
+            .get(&id)
+            .map(|v| v.production.clone())
+            .ok_or(Error::NotFound("production"))
+    }
+
+    async fn begin(&self, production: Uuid) -> Result<TenantTx> {
+        TenantTx::begin(&self.store, &self.production(production)?).await
+    }
+}
+
+fn group<K: Copy, G: std::hash::Hash + Eq>(keys: &[K], by: impl Fn(&K) -> G) -> HashMap<G, Vec<K>> {
+    let mut out: HashMap<G, Vec<K>> = HashMap::new();
+    for k in keys {
+        out.entry(by(k)).or_default().push(*k);
+    }
+    out
+}
+
+pub(crate) struct Loaders {
+    pub crew: DataLoader<CrewLoader>,
+    pub departments: DataLoader<DepartmentLoader>,
+    pub deals: DataLoader<DealsLoader>,
+    pub days: DataLoader<DaysLoader>,
+    pub sheets: DataLoader<SheetLoader>,
+}
+
+impl Loaders {
+    pub(crate) fn new(store: Store, views: Views) -> Self {
+        let source = Source { store, views };
+        Self {
+            crew: DataLoader::new(CrewLoader(source.clone()), tokio::spawn),
+            departments: DataLoader::new(DepartmentLoader(source.clone()), tokio::spawn),
+            deals: DataLoader::new(DealsLoader(source.clone()), tokio::spawn),
+            days: DataLoader::new(DaysLoader(source.clone()), tokio::spawn),
+            sheets: DataLoader::new(SheetLoader(source), tokio::spawn),
+        }
+    }
+}
+
+/// (production, crew member) → crew member.
+pub(crate) struct CrewLoader(Source);
+
+impl Loader<(Uuid, Uuid)> for CrewLoader {
+    type Value = CrewMember;
+    type Error = Error;
+
+    async fn load(&self, keys: &[(Uuid, Uuid)]) -> Result<HashMap<(Uuid, Uuid), CrewMember>> {
+        let mut out = HashMap::new();
+        for (production, keys) in group(keys, |k| k.0) {
+            let ids: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
+            let tx = self.0.begin(production).await?;
+            let rows = tx.crew_members_by_ids(&ids).await?;
+            tx.commit().await?;
+            out.extend(rows.into_iter().map(|c| ((production, c.id), c)));
+        }
+        Ok(out)
+    }
+}
+
+/// (production, department) → department.
+pub(crate) struct DepartmentLoader(Source);
+
+impl Loader<(Uuid, Uuid)> for DepartmentLoader {
+    type Value = Department;
+    type Error = Error;
+
+    async fn load(&self, keys: &[(Uuid, Uuid)]) -> Result<HashMap<(Uuid, Uuid), Department>> {
+        let mut out = HashMap::new();
+        for (production, keys) in group(keys, |k| k.0) {
+            let ids: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
+            let tx = self.0.begin(production).await?;
+            let rows = tx.departments_by_ids(&ids).await?;
+            tx.commit().await?;
+            out.extend(rows.into_iter().map(|d| ((production, d.id), d)));
+        }
+        Ok(out)
+    }
+}
+
+/// (production, crew member) → every deal version, oldest first.
+pub(crate) struct DealsLoader(Source);
+
+impl Loader<(Uuid, Uuid)> for DealsLoader {
+    type Value = Vec<Deal>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[(Uuid, Uuid)]) -> Result<HashMap<(Uuid, Uuid), Vec<Deal>>> {
+        let mut out: HashMap<(Uuid, Uuid), Vec<Deal>> = HashMap::new();
+        for (production, keys) in group(keys, |k| k.0) {
+            let ids: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
+            let tx = self.0.begin(production).await?;
+            let deals = tx.deals_of(&ids).await?;
+            tx.commit().await?;
+            for k in keys {
+                out.entry(k).or_default();
+            }
+            for d in deals {
+                out.entry((production, d.crew_member_id))
+                    .or_default()
+                    .push(d);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// (production, crew member, from, to) → that crew member's work days in the range.
+pub(crate) struct DaysLoader(Source);
+
+pub(crate) type DaysKey = (Uuid, Uuid, NaiveDate, NaiveDate);
+
+impl Loader<DaysKey> for DaysLoader {
+    type Value = Vec<WorkDayRecord>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[DaysKey]) -> Result<HashMap<DaysKey, Vec<WorkDayRecord>>> {
+        let mut out: HashMap<DaysKey, Vec<WorkDayRecord>> = HashMap::new();
+        for ((production, from, to), keys) in group(keys, |k| (k.0, k.2, k.3)) {
+            let ids: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
+            let tx = self.0.begin(production).await?;
+            let days = tx.work_days(&ids, from, to).await?;
+            tx.commit().await?;
+            for k in keys {
+                out.entry(k).or_default();
+            }
+            for d in days {
+                out.entry((production, d.crew_member_id, from, to))
+                    .or_default()
+                    .push(d);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// (production, date) → the published call sheet of that day, if any.
+pub(crate) struct SheetLoader(Source);
+
+impl Loader<(Uuid, NaiveDate)> for SheetLoader {
+    type Value = CallSheet;
+    type Error = Error;
+
+    async fn load(
+        &self,
+        keys: &[(Uuid, NaiveDate)],
+    ) -> Result<HashMap<(Uuid, NaiveDate), CallSheet>> {
+        let mut out = HashMap::new();
+        for (production, keys) in group(keys, |k| k.0) {
+            let dates: Vec<NaiveDate> = keys.iter().map(|k| k.1).collect();
+            let tx = self.0.begin(production).await?;
+            let sheets = tx.published_call_sheets(&dates).await?;
+            tx.commit().await?;
+            out.extend(
+                sheets
+                    .into_iter()
+                    .map(|s| ((production, s.content.shoot_date), s)),
+            );
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,818 @@
+//! Time capture over GraphQL: punches, work days and weekly timecards.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use crewtime_domain::crew::CrewMember as DomainCrew;
+use crewtime_domain::time::{
+    check_week_ending, local_date, timeline, DayStatus as DomainStatus, DayType as DomainDayType,
+    Punch as DomainPunch, PunchKind as DomainKind,
+};
+use crewtime_domain::Error;
+use crewtime_persistence::punches::{NewPunch, PunchCorrection, WorkDayRecord};
+use crewtime_persistence::{IdempotencyKey, TenantTx};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::connection::page;
+use super::crew::{crew_from_id, department_in, required_reason, CrewMember};
+use super::{Access, RequestCtx};
+use crate::error::GqlResult;
+use crate::ids::{decode_cursor, GlobalId, Kind};
+
+macro_rules! mirror_enum {
+    ($(#[$m:meta])* $name:ident <=> $domain:ident { $($(#[$vm:meta])* $v:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+        pub(crate) enum $name { $($(#[$vm])* $v),* }
+        impl From<$domain> for $name {
+            fn from(k: $domain) -> Self { match k { $($domain::$v => $name::$v),* } }
+        }
+        impl From<$name> for $domain {
+            fn from(k: $name) -> Self { match k { $($name::$v => $domain::$v),* } }
+        }
+    };
+}
+
+mirror_enum!(
+    /// What a punch records.
+    PunchKind <=> DomainKind {
+        Call,
+        /// Start of a non-deductible breakfast (paid, restarts the meal clock).
+        NdbOut,
+        NdbIn,
+        MealOut,
+        MealIn,
+        Wrap,
+    }
+);
+
+mirror_enum!(
+    DayType <=> DomainDayType { Work, Travel, Idle, Hold, Holiday }
+);
+
+mirror_enum!(
+    /// Where a work day stands.
+    DayStatus <=> DomainStatus { NotStarted, OnClock, AtMeal, Wrapped }
+);
+
+/// Where a weekly timecard is in its approval.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub(crate) enum TimecardStatus {
+    Draft,
+    Submitted,
+    DepartmentApproved,
+    AccountingApproved,
+    Approved,
+    Rejected,
+}
+
+impl TimecardStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TimecardStatus::Draft => "DRAFT",
+            TimecardStatus::Submitted => "SUBMITTED",
+            TimecardStatus::DepartmentApproved => "DEPARTMENT_APPROVED",
+            TimecardStatus::AccountingApproved => "ACCOUNTING_APPROVED",
+            TimecardStatus::Approved => "APPROVED",
+            TimecardStatus::Rejected => "REJECTED",
+        }
+    }
+}
+
+/// One recorded punch.
+pub(crate) struct Punch(pub(crate) Uuid, pub(crate) DomainPunch);
+
+#[Object]
+impl Punch {
+    pub(crate) async fn id(&self) -> ID {
+        ID(GlobalId::tenant(Kind::Punch, self.0, self.1.id).encode())
+    }
+    async fn kind(&self) -> PunchKind {
+        self.1.kind.into()
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.1.at
+    }
+    /// Send back as `expectedVersion` to correct or delete the punch.
+    async fn version(&self) -> i32 {
+        self.1.version
+    }
+}
+
+/// The meal clock of a rule set: a meal is due this long after call or the last meal.
+fn meal_interval(rule_set: &str) -> Duration {
+    let hours = crewtime_domain::pay::preset(rule_set).and_then(|r| {
+        r.meal_penalty
+            .map(|m| m.interval_hours)
+            .or(r.meal_premium.map(|m| m.first_meal_within_hours))
+    });
+    let minutes = hours
+        .and_then(|h| (h * Decimal::from(60)).round().try_into().ok())
+        .unwrap_or(360i64);
+    Duration::minutes(minutes)
+}
+
+/// A crew member's work day: the local date of its call.
+pub(crate) struct WorkDay {
+    access: Access,
+    crew: DomainCrew,
+    date: NaiveDate,
+    record: Option<WorkDayRecord>,
+    /// The day's ordinal among the days worked that week, on a timecard.
+    day_in_week: Option<i32>,
+}
+
+impl WorkDay {
+    fn timeline(&self) -> async_graphql::Result<crewtime_domain::time::Timeline> {
+        let punches: Vec<(DomainKind, DateTime<Utc>)> = self
+            .record
+            .iter()
+            .flat_map(|r| r.punches.iter().map(|p| (p.kind, p.at)))
+            .collect();
+        timeline(&punches).gql()
+    }
+}
+
+#[Object]
+impl WorkDay {
+    async fn date(&self) -> NaiveDate {
+        self.date
+    }
+    async fn crew_member(&self) -> CrewMember {
+        CrewMember {
+            access: self.access.clone(),
+            crew: self.crew.clone(),
+        }
+    }
+    async fn day_type(&self) -> DayType {
+        self.record
+            .as_ref()
+            .map(|r| r.day_type)
+            .unwrap_or(DomainDayType::Work)
+            .into()
+    }
+    async fn status(&self) -> async_graphql::Result<DayStatus> {
+        Ok(self.timeline()?.status().into())
+    }
+    async fn punches(&self) -> Vec<Punch> {
+        let production = self.access.production().id;
+        self.record
+            .iter()
+            .flat_map(|r| r.punches.iter().cloned().map(|p| Punch(production, p)))
+            .collect()
+    }
+    /// Paid minutes so far (to wrap, or to now while the day runs); meals are deducted.
+    async fn worked_minutes(&self) -> async_graphql::Result<i32> {
+        let m = self.timeline()?.worked_minutes(Utc::now());
+        Ok(i32::try_from(m).unwrap_or(i32::MAX))
+    }
+    /// `workedMinutes` in hours, to two decimal places.
+    async fn worked_hours(&self) -> async_graphql::Result<Decimal> {
+        let m = self.timeline()?.worked_minutes(Utc::now());
+        Ok((Decimal::from(m) / Decimal::from(60)).round_dp(2))
+    }
+    /// When the next meal is due under the crew member's rule set; null before call, at a meal
+    /// or after wrap.
+    async fn next_meal_due(&self) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .timeline()?
+            .next_meal_due(meal_interval(&self.crew.rule_set)))
+    }
+    /// The call from the day's published call sheet (own call, else department call, else the
+    /// general call); null when no sheet is published.
+    async fn scheduled_call(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        let rc = RequestCtx::get(ctx);
+        let sheet = rc
+            .loaders
+            .sheets
+            .load_one((self.access.production().id, self.date))
+            .await
+            .gql()?;
+        Ok(sheet.map(|s| s.content.call_for(self.crew.id, self.crew.department_id)))
+    }
+    /// On a timecard: the day's ordinal among the days worked that week (1..7).
+    async fn day_in_week(&self) -> Option<i32> {
+        self.day_in_week
+    }
+    async fn version(&self) -> i32 {
+        self.record.as_ref().map(|r| r.version).unwrap_or(0)
+    }
+}
+
+/// A crew member's week.
+pub(crate) struct Timecard {
+    access: Access,
+    crew: DomainCrew,
+    week_ending: NaiveDate,
+}
+
+impl Timecard {
+    async fn records(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkDayRecord>> {
+        let rc = RequestCtx::get(ctx);
+        let from = self.week_ending - Duration::days(6);
+        Ok(rc
+            .loaders
+            .days
+            .load_one((
+                self.access.production().id,
+                self.crew.id,
+                from,
+                self.week_ending,
+            ))
+            .await
+            .gql()?
+            .unwrap_or_default())
+    }
+}
+
+#[Object]
+impl Timecard {
+    async fn crew_member(&self) -> CrewMember {
+        CrewMember {
+            access: self.access.clone(),
+            crew: self.crew.clone(),
+        }
+    }
+    async fn week_ending(&self) -> NaiveDate {
+        self.week_ending
+    }
+    async fn status(&self) -> TimecardStatus {
+        TimecardStatus::Draft
+    }
+    /// The week's work days in date order, each with its ordinal among the days worked.
+    async fn days(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkDay>> {
+        let records = self.records(ctx).await?;
+        Ok(with_ordinals(records)
+            .into_iter()
+            .map(|(record, day_in_week)| WorkDay {
+                access: self.access.clone(),
+                crew: self.crew.clone(),
+                date: record.date,
+                record: Some(record),
+                day_in_week,
+            })
+            .collect())
+    }
+    /// Paid hours of the week so far, to two decimal places.
+    async fn worked_hours(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
+        let now = Utc::now();
+        let mut minutes = 0i64;
+        for r in self.records(ctx).await? {
+            let punches: Vec<_> = r.punches.iter().map(|p| (p.kind, p.at)).collect();
+            minutes += timeline(&punches).gql()?.worked_minutes(now);
+        }
+        Ok((Decimal::from(minutes) / Decimal::from(60)).round_dp(2))
+    }
+}
+
+/// A day counts as worked when it is a WORK day with a call; worked days are numbered in date
+/// order.
+pub(crate) fn with_ordinals(mut records: Vec<WorkDayRecord>) -> Vec<(WorkDayRecord, Option<i32>)> {
+    records.sort_by_key(|r| r.date);
+    let mut n = 0;
+    records
+        .into_iter()
+        .map(|r| {
+            let worked = r.day_type == DomainDayType::Work
+                && r.punches.iter().any(|p| p.kind == DomainKind::Call);
+            let ordinal = worked.then(|| {
+                n += 1;
+                n
+            });
+            (r, ordinal)
+        })
+        .collect()
+}
+
+pub(crate) async fn load_punch(
+    rc: &RequestCtx,
+    access: &Access,
+    id: Uuid,
+) -> async_graphql::Result<Punch> {
+    let tx = TenantTx::begin(&rc.store, access.production())
+        .await
+        .gql()?;
+    let punch = tx.punch(id).await.gql()?;
+    let punch = match punch {
+        Some(p) => p,
+        None => return Err(Error::NotFound("punch")).gql(),
+    };
+    let crew = tx
+        .crew_member(punch.crew_member_id)
+        .await
+        .gql()?
+        .ok_or(Error::NotFound("punch"))
+        .gql()?;
+    tx.commit().await.gql()?;
+    access
+        .require(access.can_read_time(&crew), "see this crew member's time")
+        .gql()?;
+    Ok(Punch(access.production().id, punch))
+}
+
+pub(crate) async fn timecard_page(
+    ctx: &Context<'_>,
+    access: &Access,
+    week_ending: NaiveDate,
+    department_id: Option<ID>,
+    status: Option<TimecardStatus>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<Connection<String, Timecard>> {
+    let rc = RequestCtx::get(ctx);
+    let limit = rc.page_size(first).gql()?;
+    let after = after.as_deref().map(decode_cursor).transpose().gql()?;
+    let mut department = department_in(
+        access,
+        "departmentId",
+        department_id.as_ref().map(|i| i.as_str()),
+    )?;
+    let scope = access.department_scope();
+    if let Some(scope) = &scope {
+        // Department heads see their own department's cards; crew see their own card.
+        match department {
+            Some(d) if !scope.contains(&d) => {
+                return Err(Error::Forbidden(
+                    "you may only read your department's timecards".into(),
+                ))
+                .gql()
+            }
+            None if scope.len() == 1 => department = scope.first().copied(),
+            _ => {}
+        }
+    }
+    let tx = TenantTx::begin(&rc.store, access.production())
+        .await
+        .gql()?;
+    let settings = tx.settings().await.gql()?;
+    check_week_ending(week_ending, settings.work_week_ends).gql()?;
+    let status = status.map(|s| s.as_str());
+    let rows = tx
+        .crew_with_days(
+            week_ending - Duration::days(6),
+            week_ending,
+            department,
+            status,
+            after,
+            limit + 1,
+        )
+        .await
+        .gql()?;
+    tx.commit().await.gql()?;
+    let rows: Vec<DomainCrew> = rows
+        .into_iter()
+        .filter(|c| access.can_read_time(c))
+        .collect();
+    Ok(page(
+        rows,
+        limit,
+        after.is_some(),
+        |c| c.id,
+        |crew| Timecard {
+            access: access.clone(),
+            crew,
+            week_ending,
+        },
+    ))
+}
+
+#[derive(Default)]
+pub(crate) struct TimeQuery;
+
+#[Object]
+impl TimeQuery {
+    /// A crew member's work day on a date (the local date of its call).
+    async fn work_day(
+        &self,
+        ctx: &Context<'_>,
+        crew_member_id: ID,
+        date: NaiveDate,
+    ) -> async_graphql::Result<WorkDay> {
+        let rc = RequestCtx::get(ctx);
+        let member = crew_from_id(rc, "crewMemberId", &crew_member_id).await?;
+        let access = member.access;
+        access
+            .require(
+                access.can_read_time(&member.crew),
+                "see this crew member's time",
+            )
+            .gql()?;
+        let record = rc
+            .loaders
+            .days
+            .load_one((access.production().id, member.crew.id, date, date))
+            .await
+            .gql()?
+            .unwrap_or_default()
+            .into_iter()
+            .next();
+        Ok(WorkDay {
+            access,
+            crew: member.crew,
+            date,
+            record,
+            day_in_week: None,
+        })
+    }
+
+    /// A crew member's weekly timecard; `weekEnding` is the production's last day of the week.
+    async fn timecard(
+        &self,
+        ctx: &Context<'_>,
+        crew_member_id: ID,
+        week_ending: NaiveDate,
+    ) -> async_graphql::Result<Timecard> {
+        let rc = RequestCtx::get(ctx);
+        let member = crew_from_id(rc, "crewMemberId", &crew_member_id).await?;
+        let access = member.access;
+        access
+            .require(
+                access.can_read_time(&member.crew),
+                "see this crew member's time",
+            )
+            .gql()?;
+        let tx = TenantTx::begin(&rc.store, access.production())
+            .await
+            .gql()?;
+        let settings = tx.settings().await.gql()?;
+        tx.commit().await.gql()?;
+        check_week_ending(week_ending, settings.work_week_ends).gql()?;
+        Ok(Timecard {
+            access,
+            crew: member.crew,
+            week_ending,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub(crate) struct RecordPunchInput {
+    crew_member_id: ID,
+    kind: PunchKind,
+    /// RFC 3339 instant, with its offset.
+    at: DateTime<Utc>,
+    /// Required: a retry with the same key returns the first answer and records nothing.
+    idempotency_key: String,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct RecordPunchPayload {
+    punch: Punch,
+    work_day: WorkDay,
+}
+
+#[derive(InputObject)]
+pub(crate) struct RecordPunchesInput {
+    /// All in one production.
+    crew_member_ids: Vec<ID>,
+    kind: PunchKind,
+    at: DateTime<Utc>,
+    idempotency_key: String,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct RecordPunchesPayload {
+    punches: Vec<Punch>,
+}
+
+#[derive(InputObject)]
+pub(crate) struct CorrectPunchInput {
+    punch_id: ID,
+    /// The new kind; unchanged when absent.
+    kind: Option<PunchKind>,
+    /// The new instant; unchanged when absent.
+    at: Option<DateTime<Utc>>,
+    expected_version: i32,
+    reason: String,
+}
+
+#[derive(InputObject)]
+pub(crate) struct DeletePunchInput {
+    punch_id: ID,
+    expected_version: i32,
+    reason: String,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct PunchPayload {
+    punch: Punch,
+}
+
+#[derive(InputObject)]
+pub(crate) struct SetDayTypeInput {
+    crew_member_id: ID,
+    date: NaiveDate,
+    day_type: DayType,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct WorkDayPayload {
+    work_day: WorkDay,
+}
+
+#[derive(InputObject)]
+pub(crate) struct UpdateProductionSettingsInput {
+    production_id: ID,
+    /// ISO weekday (1 = Monday .. 7 = Sunday) on which the work week ends.
+    work_week_ends: i32,
+    /// The settings version as last read (starts at 1).
+    expected_version: i32,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct ProductionSettingsPayload {
+    work_week_ends: i32,
+    version: i32,
+}
+
+#[derive(Default)]
+pub(crate) struct TimeMutation;
+
+/// The punch a client names, with the access and crew member behind it.
+async fn punch_target(
+    rc: &RequestCtx,
+    id: &str,
+) -> async_graphql::Result<(Access, DomainPunch, DomainCrew)> {
+    let (production, punch) = GlobalId::of(Kind::Punch, "punchId", id).gql()?;
+    let access = rc.access(production).await.gql()?;
+    let tx = TenantTx::begin(&rc.store, access.production())
+        .await
+        .gql()?;
+    let punch = tx
+        .punch(punch)
+        .await
+        .gql()?
+        .ok_or(Error::NotFound("punch"))
+        .gql()?;
+    let crew = tx
+        .crew_member(punch.crew_member_id)
+        .await
+        .gql()?
+        .ok_or(Error::NotFound("punch"))
+        .gql()?;
+    tx.commit().await.gql()?;
+    Ok((access, punch, crew))
+}
+
+#[Object]
+impl TimeMutation {
+    /// Records call, NDB, meal or wrap for a crew member. Crew may punch for themselves,
+    /// department heads for their department.
+    async fn record_punch(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordPunchInput,
+    ) -> async_graphql::Result<RecordPunchPayload> {
+        let rc = RequestCtx::get(ctx);
+        let key = IdempotencyKey::parse(&input.idempotency_key).gql()?;
+        let member = crew_from_id(rc, "crewMemberId", &input.crew_member_id).await?;
+        let access = member.access;
+        access
+            .require(
+                access.can_punch_for(&member.crew),
+                "punch for this crew member",
+            )
+            .gql()?;
+        let tz = access.production().tz().gql()?;
+        let tx = TenantTx::begin(&rc.store, access.production())
+            .await
+            .gql()?;
+        let punch = tx
+            .record_punch(
+                access.user,
+                NewPunch {
+                    crew_member_id: member.crew.id,
+                    kind: input.kind.into(),
+                    at: input.at,
+                },
+                &key,
+                tz,
+            )
+            .await
+            .gql()?;
+        let day = tx.work_day_of(punch.work_day_id).await.gql()?;
+        tx.commit().await.gql()?;
+        metrics::counter!("crewtime_punches_recorded_total").increment(1);
+        Ok(RecordPunchPayload {
+            punch: Punch(access.production().id, punch),
+            work_day: WorkDay {
+                date: day
+                    .as_ref()
+                    .map(|d| d.date)
+                    .unwrap_or_else(|| local_date(input.at, tz)),
+                record: day,
+                access,
+                crew: member.crew,
+                day_in_week: None,
+            },
+        })
+    }
+
+    /// Records one punch for many crew members at once, all or nothing.
+    async fn record_punches(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordPunchesInput,
+    ) -> async_graphql::Result<RecordPunchesPayload> {
+        let rc = RequestCtx::get(ctx);
+        let key = IdempotencyKey::parse(&input.idempotency_key).gql()?;
+        if input.crew_member_ids.is_empty() || input.crew_member_ids.len() > 500 {
+            return Err(Error::invalid(
+                "crewMemberIds",
+                "give 1 to 500 crew members",
+            ))
+            .gql();
+        }
+        let mut production = None;
+        let mut ids = Vec::with_capacity(input.crew_member_ids.len());
+        for (i, id) in input.crew_member_ids.iter().enumerate() {
+            let field = format!("crewMemberIds[{i}]");
+            let (p, crew) = GlobalId::of(Kind::CrewMember, &field, id).gql()?;
+            if production.is_some_and(|q| q != p) {
+                return Err(Error::invalid(
+                    field,
+                    "all crew members must be of one production",
+                ))
+                .gql();
+            }
+            production = Some(p);
+            ids.push(crew);
+        }
+        let production = production
+            .ok_or(Error::invalid("crewMemberIds", "empty"))
+            .gql()?;
+        let access = rc.access(production).await.gql()?;
+        let crew = rc
+            .loaders
+            .crew
+            .load_many(ids.iter().map(|id| (production, *id)))
+            .await
+            .gql()?;
+        for (i, id) in ids.iter().enumerate() {
+            let c = crew
+                .get(&(production, *id))
+                .ok_or(Error::invalid(
+                    format!("crewMemberIds[{i}]"),
+                    "is not a crew member of this production",
+                ))
+                .gql()?;
+            access
+                .require(access.can_punch_for(c), "punch for this crew member")
+                .gql()?;
+        }
+        let tz = access.production().tz().gql()?;
+        let tx = TenantTx::begin(&rc.store, access.production())
+            .await
+            .gql()?;
+        let punches = tx
+            .record_punches(access.user, &ids, input.kind.into(), input.at, &key, tz)
+            .await
+            .gql()?;
+        tx.commit().await.gql()?;
+        metrics::counter!("crewtime_punches_recorded_total").increment(punches.len() as u64);
+        Ok(RecordPunchesPayload {
+            punches: punches.into_iter().map(|p| Punch(production, p)).collect(),
+        })
+    }
+
+    /// Moves or re-kinds a punch; needs the punch's version and a reason.
+    async fn correct_punch(
+        &self,
+        ctx: &Context<'_>,
+        input: CorrectPunchInput,
+    ) -> async_graphql::Result<PunchPayload> {
+        let rc = RequestCtx::get(ctx);
+        let reason = required_reason(&input.reason).gql()?;
+        let (access, punch, crew) = punch_target(rc, &input.punch_id).await?;
+        access
+            .require(
+                access.can_correct_time(&crew),
+                "correct this crew member's time",
+            )
+            .gql()?;
+        let kind = input.kind.map(DomainKind::from).unwrap_or(punch.kind);
+        let at = input.at.unwrap_or(punch.at);
+        let tz = access.production().tz().gql()?;
+        let tx = TenantTx::begin(&rc.store, access.production())
+            .await
+            .gql()?;
+        let punch = tx
+            .correct_punch(
+                access.user,
+                &PunchCorrection {
+                    id: punch.id,
+                    kind,
+                    at,
+                    expected_version: input.expected_version,
+                    reason: &reason,
+                },
+                tz,
+            )
+            .await
+            .gql()?;
+        tx.commit().await.gql()?;
+        Ok(PunchPayload {
+            punch: Punch(access.production().id, punch),
+        })
+    }
+
+    /// Deletes a punch; needs the punch's version and a reason. The punch stays on record.
+    async fn delete_punch(
+        &self,
+        ctx: &Context<'_>,
+        input: DeletePunchInput,
+    ) -> async_graphql::Result<PunchPayload> {
+        let rc = RequestCtx::get(ctx);
+        let reason = required_reason(&input.reason).gql()?;
+        let (access, punch, crew) = punch_target(rc, &input.punch_id).await?;
+        access
+            .require(
+                access.can_correct_time(&crew),
+                "correct this crew member's time",
+            )
+            .gql()?;
+        let tx = TenantTx::begin(&rc.store, access.production())
+            .await
+            .gql()?;
+        let punch = tx
+            .delete_punch(access.user, punch.id, input.expected_version, &reason)
+            .await
+            .gql()?;
+        tx.commit().await.gql()?;
+        Ok(PunchPayload {
+            punch: Punch(access.production().id, punch),
+        })
+    }
+
+    /// Sets a day's type (work, travel, idle, hold, holiday), creating the day if needed.
+    async fn set_day_type(
+        &self,
+        ctx: &Context<'_>,
+        input: SetDayTypeInput,
+    ) -> async_graphql::Result<WorkDayPayload> {
+        let rc = RequestCtx::get(ctx);
+        let member = crew_from_id(rc, "crewMemberId", &input.crew_member_id).await?;
+        let access = member.access;
+        access
+            .require(
+                access.can_correct_time(&member.crew),
+                "change this crew member's days",
+            )
+            .gql()?;
+        let tx = TenantTx::begin(&rc.store, access.production())
+            .await
+            .gql()?;
+        let day = tx
+            .set_day_type(member.crew.id, input.date, input.day_type.into())
+            .await
+            .gql()?;
+        tx.commit().await.gql()?;
+        Ok(WorkDayPayload {
+            work_day: WorkDay {
+                date: day.date,
+                record: Some(day),
+                access,
+                crew: member.crew,
+                day_in_week: None,
+            },
+        })
+    }
+
+    /// Production settings: the last day of the work week.
+    async fn update_production_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProductionSettingsInput,
+    ) -> async_graphql::Result<ProductionSettingsPayload> {
+        let rc = RequestCtx::get(ctx);
+        let production = GlobalId::production("productionId", &input.production_id).gql()?;
+        let access = rc.access(production).await.gql()?;
+        access
+            .require(access.can_manage_settings(), "change production settings")
+            .gql()?;
+        let ends = u8::try_from(input.work_week_ends)
+            .ok()
+            .filter(|d| (1..=7).contains(d))
+            .ok_or(Error::invalid(
+                "workWeekEnds",
+                "must be 1 (Monday) to 7 (Sunday)",
+            ))
+            .gql()?;
+        let tx = TenantTx::begin(&rc.store, access.production())
+            .await
+            .gql()?;
+        let s = tx
+            .update_settings(ends, input.expected_version)
+            .await
+            .gql()?;
+        tx.commit().await.gql()?;
+        Ok(ProductionSettingsPayload {
+            work_week_ends: i32::from(s.work_week_ends),
+            version: s.version,
+        })
+    }
+}

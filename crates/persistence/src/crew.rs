@@ -1,0 +1,421 @@
+//! Crew members and their deal history, inside one production's schema.
+
+use chrono::NaiveDate;
+use crewtime_domain::crew::{
+    CrewMember, Deal, DealKind, DealTerms, ImportRow, NewCrewMember, RowProblem,
+};
+use crewtime_domain::{Error, Result};
+use rust_decimal::Decimal;
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use uuid::Uuid;
+
+use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::{db_err, is_unique_violation, TenantTx};
+
+#[derive(FromQueryResult)]
+struct CrewRow {
+    id: Uuid,
+    department_id: Uuid,
+    name: String,
+    email: Option<String>,
+    position: String,
+    occupation_code: Option<String>,
+    union_name: Option<String>,
+    union_local: Option<String>,
+    rule_set: String,
+    user_id: Option<Uuid>,
+    version: i32,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<CrewRow> for CrewMember {
+    fn from(r: CrewRow) -> Self {
+        CrewMember {
+            id: r.id,
+            department_id: r.department_id,
+            name: r.name,
+            email: r.email,
+            position: r.position,
+            occupation_code: r.occupation_code,
+            union_name: r.union_name,
+            union_local: r.union_local,
+            rule_set: r.rule_set,
+            user_id: r.user_id,
+            version: r.version,
+            created_at: r.created_at,
+        }
+    }
+}
+
+const CREW_COLUMNS: &str =
+    "id, department_id, name, email, position, occupation_code, union_name, \
+     union_local, rule_set, user_id, version, created_at";
+
+#[derive(FromQueryResult)]
+struct DealRow {
+    id: Uuid,
+    crew_member_id: Uuid,
+    version: i32,
+    effective_from: NaiveDate,
+    kind: String,
+    rate: Decimal,
+    guaranteed_hours: Option<Decimal>,
+    reason: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl TryFrom<DealRow> for Deal {
+    type Error = Error;
+    fn try_from(r: DealRow) -> Result<Self> {
+        let kind =
+            DealKind::parse("kind", &r.kind).map_err(|_| Error::internal("stored deal kind"))?;
+        Ok(Deal {
+            id: r.id,
+            crew_member_id: r.crew_member_id,
+            version: r.version,
+            effective_from: r.effective_from,
+            terms: DealTerms {
+                kind,
+                rate: r.rate.normalize(),
+                guaranteed_hours: r.guaranteed_hours.map(|h| h.normalize()),
+            },
+            reason: r.reason,
+            created_at: r.created_at,
+        })
+    }
+}
+
+const DEAL_COLUMNS: &str =
+    "id, crew_member_id, version, effective_from, kind, rate, guaranteed_hours, reason, created_at";
+
+impl TenantTx {
+    /// Adds a crew member with the first version of their deal.
+    pub async fn add_crew_member(
+        &self,
+        actor: Uuid,
+        department_id: Uuid,
+        input: &NewCrewMember,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<CrewMember> {
+        const OP: &str = "addCrewMember";
+        if let Some(key) = key {
+            let hash = idempotency::request_hash(&serde_json::json!({
+                "department": department_id, "name": input.name, "email": input.email,
+                "position": input.position, "deal": input.deal, "from": input.deal_effective_from,
+                "ruleSet": input.rule_set, "occ": input.occupation_code, "union": input.union_name,
+                "local": input.union_local,
+            }));
+            if let Claim::Replay(v) =
+                idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
+            {
+                let id = replay_id(&v, "crewMemberId")?;
+                return self
+                    .crew_member(id)
+                    .await?
+                    .ok_or(Error::NotFound("crew member"));
+            }
+        }
+        if self.department_by_id(department_id).await?.is_none() {
+            return Err(Error::NotFound("department"));
+        }
+        let member = self.insert_crew(department_id, input).await?;
+        if let Some(key) = key {
+            idempotency::complete(
+                self.conn(),
+                "idempotency_keys",
+                actor,
+                OP,
+                key,
+                &serde_json::json!({ "crewMemberId": member.id }),
+            )
+            .await?;
+        }
+        Ok(member)
+    }
+
+    async fn insert_crew(&self, department_id: Uuid, input: &NewCrewMember) -> Result<CrewMember> {
+        let id = Uuid::now_v7();
+        let row = CrewRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "INSERT INTO crew_members (id, department_id, name, email, position, occupation_code, \
+                 union_name, union_local, rule_set) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 RETURNING {CREW_COLUMNS}"
+            ),
+            [
+                id.into(),
+                department_id.into(),
+                input.name.clone().into(),
+                input.email.clone().into(),
+                input.position.clone().into(),
+                input.occupation_code.clone().into(),
+                input.union_name.clone().into(),
+                input.union_local.clone().into(),
+                input.rule_set.clone().into(),
+            ],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::Conflict("a crew member with this email already exists".into())
+            } else {
+                db_err(e)
+            }
+        })?
+        .ok_or_else(|| Error::internal("insert returned no row"))?;
+        self.insert_deal(id, 1, &input.deal, input.deal_effective_from, None)
+            .await?;
+        Ok(row.into())
+    }
+
+    async fn insert_deal(
+        &self,
+        crew: Uuid,
+        version: i32,
+        terms: &DealTerms,
+        effective_from: NaiveDate,
+        reason: Option<&str>,
+    ) -> Result<Deal> {
+        let row = DealRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "INSERT INTO deals (id, crew_member_id, version, effective_from, kind, rate, guaranteed_hours, reason) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {DEAL_COLUMNS}"
+            ),
+            [
+                Uuid::now_v7().into(),
+                crew.into(),
+                version.into(),
+                effective_from.into(),
+                terms.kind.as_str().into(),
+                terms.rate.into(),
+                terms.guaranteed_hours.into(),
+                reason.map(str::to_owned).into(),
+            ],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::Conflict(format!("a deal version already takes effect on {effective_from}"))
+            } else {
+                db_err(e)
+            }
+        })?
+        .ok_or_else(|| Error::internal("insert returned no row"))?;
+        Deal::try_from(row)
+    }
+
+    /// Adds a new deal version. `expected_version` is the crew member's version as the client
+    /// last saw it; a stale one is `CONFLICT`.
+    pub async fn update_deal(
+        &self,
+        crew: Uuid,
+        terms: &DealTerms,
+        effective_from: NaiveDate,
+        expected_version: i32,
+        reason: &str,
+    ) -> Result<(CrewMember, Deal)> {
+        let member = self.bump_crew_version(crew, expected_version).await?;
+        let next = self
+            .query_i32(
+                "SELECT COALESCE(max(version), 0) + 1 AS v FROM deals WHERE crew_member_id = $1",
+                crew,
+            )
+            .await?;
+        let deal = self
+            .insert_deal(crew, next, terms, effective_from, Some(reason))
+            .await?;
+        Ok((member, deal))
+    }
+
+    /// Checks and increments a crew member's version.
+    async fn bump_crew_version(&self, crew: Uuid, expected: i32) -> Result<CrewMember> {
+        let row = CrewRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "UPDATE crew_members SET version = version + 1 WHERE id = $1 AND version = $2 RETURNING {CREW_COLUMNS}"
+            ),
+            [crew.into(), expected.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?;
+        match row {
+            Some(r) => Ok(r.into()),
+            None => match self.crew_member(crew).await? {
+                Some(m) => Err(Error::Conflict(format!(
+                    "crew member is at version {}, not {expected}; reload and retry",
+                    m.version
+                ))),
+                None => Err(Error::NotFound("crew member")),
+            },
+        }
+    }
+
+    pub(crate) async fn query_i32(&self, sql: &str, id: Uuid) -> Result<i32> {
+        let row = self
+            .conn()
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [id.into()],
+            ))
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::internal("no row"))?;
+        row.try_get_by_index::<i32>(0).map_err(db_err)
+    }
+
+    pub async fn crew_member(&self, id: Uuid) -> Result<Option<CrewMember>> {
+        Ok(self.crew_members_by_ids(&[id]).await?.into_iter().next())
+    }
+
+    pub async fn crew_members_by_ids(&self, ids: &[Uuid]) -> Result<Vec<CrewMember>> {
+        let rows = CrewRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {CREW_COLUMNS} FROM crew_members WHERE id = ANY($1)"),
+            [ids.to_vec().into()],
+        ))
+        .all(self.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(CrewMember::from).collect())
+    }
+
+    /// The crew member linked to a signed-in user, if any.
+    pub async fn crew_member_for_user(&self, user: Uuid) -> Result<Option<CrewMember>> {
+        let row = CrewRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {CREW_COLUMNS} FROM crew_members WHERE user_id = $1"),
+            [user.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(CrewMember::from))
+    }
+
+    /// A page of crew in creation order, optionally of one department.
+    pub async fn crew_members(
+        &self,
+        department: Option<Uuid>,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<CrewMember>> {
+        let rows = CrewRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {CREW_COLUMNS} FROM crew_members WHERE ($1::uuid IS NULL OR department_id = $1) \
+                 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+            ),
+            [department.into(), after.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+        ))
+        .all(self.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(CrewMember::from).collect())
+    }
+
+    /// Every deal version of the given crew members, oldest first.
+    pub async fn deals_of(&self, crew: &[Uuid]) -> Result<Vec<Deal>> {
+        let rows = DealRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {DEAL_COLUMNS} FROM deals WHERE crew_member_id = ANY($1) ORDER BY crew_member_id, version"
+            ),
+            [crew.to_vec().into()],
+        ))
+        .all(self.conn())
+        .await
+        .map_err(db_err)?;
+        rows.into_iter().map(Deal::try_from).collect()
+    }
+
+    /// Links a crew member to a user account, so the user can punch as them.
+    pub async fn link_crew_user(&self, crew: Uuid, user: Uuid) -> Result<()> {
+        self.conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE crew_members SET user_id = $2, version = version + 1 WHERE id = $1",
+                [crew.into(), user.into()],
+            ))
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Conflict("this user already punches as another crew member".into())
+                } else {
+                    db_err(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Imports a crew list all or nothing: departments are matched by name or code
+    /// (case-insensitive), and rows whose email is already on the crew are reported.
+    pub async fn import_crew(
+        &self,
+        rows: &[ImportRow],
+    ) -> Result<std::result::Result<Vec<CrewMember>, Vec<RowProblem>>> {
+        let departments = self.departments(None, 10_000).await?;
+        let existing: std::collections::HashSet<String> = self
+            .conn()
+            .query_all(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT lower(email) AS e FROM crew_members WHERE email IS NOT NULL",
+            ))
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .filter_map(|r| r.try_get::<String>("", "e").ok())
+            .collect();
+        let mut problems = Vec::new();
+        let mut resolved = Vec::new();
+        for row in rows {
+            let wanted = row.department.to_lowercase();
+            let dept = departments.iter().find(|d| {
+                d.name.to_lowercase() == wanted
+                    || d.code
+                        .as_deref()
+                        .is_some_and(|c| c.to_lowercase() == wanted)
+            });
+            match dept {
+                None => problems.push(RowProblem {
+                    line: row.line,
+                    column: "department".into(),
+                    message: format!("no department is named {:?}", row.department),
+                }),
+                Some(_)
+                    if row
+                        .member
+                        .email
+                        .as_ref()
+                        .is_some_and(|e| existing.contains(e)) =>
+                {
+                    problems.push(RowProblem {
+                        line: row.line,
+                        column: "email".into(),
+                        message: "a crew member with this email already exists".into(),
+                    })
+                }
+                Some(d) => resolved.push((d.id, &row.member)),
+            }
+        }
+        if !problems.is_empty() {
+            return Ok(Err(problems));
+        }
+        let mut out = Vec::with_capacity(resolved.len());
+        for (dept, member) in resolved {
+            out.push(self.insert_crew(dept, member).await?);
+        }
+        Ok(Ok(out))
+    }
+}
+
+pub(crate) fn replay_id(v: &serde_json::Value, key: &str) -> Result<Uuid> {
+    v.get(key)
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| Error::internal(format!("stored answer lacks {key}")))
+}

@@ -1,0 +1,594 @@
+//! Punches and work days, inside one production's schema. Every change to a crew member's time
+//! first locks that crew member's row, so concurrent punches for one person are serialised and
+//! the day's order rules are checked against what is really stored.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use crewtime_domain::time::{local_date, timeline, DayType, Punch, PunchKind};
+use crewtime_domain::{Error, Result};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use uuid::Uuid;
+
+use crate::callsheets::stale;
+use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::{db_err, TenantTx};
+
+/// A work day with its live punches in time order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkDayRecord {
+    pub id: Uuid,
+    pub crew_member_id: Uuid,
+    pub date: NaiveDate,
+    pub day_type: DayType,
+    pub version: i32,
+    pub punches: Vec<Punch>,
+}
+
+/// Production-wide settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// ISO weekday of the work week's last day (6 = Saturday).
+    pub work_week_ends: u8,
+    pub version: i32,
+}
+
+#[derive(FromQueryResult)]
+struct PunchRow {
+    id: Uuid,
+    crew_member_id: Uuid,
+    work_day_id: Uuid,
+    kind: String,
+    at: DateTime<Utc>,
+    version: i32,
+}
+
+impl TryFrom<PunchRow> for Punch {
+    type Error = Error;
+    fn try_from(r: PunchRow) -> Result<Self> {
+        Ok(Punch {
+            id: r.id,
+            crew_member_id: r.crew_member_id,
+            work_day_id: r.work_day_id,
+            kind: PunchKind::parse(&r.kind)?,
+            at: r.at,
+            version: r.version,
+        })
+    }
+}
+
+const PUNCH_COLUMNS: &str = "id, crew_member_id, work_day_id, kind, at, version";
+
+#[derive(FromQueryResult)]
+struct DayRow {
+    id: Uuid,
+    crew_member_id: Uuid,
+    work_date: NaiveDate,
+    day_type: String,
+    version: i32,
+}
+
+/// A change to a recorded punch.
+#[derive(Debug, Clone, Copy)]
+pub struct PunchCorrection<'a> {
+    pub id: Uuid,
+    pub kind: PunchKind,
+    pub at: DateTime<Utc>,
+    pub expected_version: i32,
+    pub reason: &'a str,
+}
+
+/// A punch to record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPunch {
+    pub crew_member_id: Uuid,
+    pub kind: PunchKind,
+    pub at: DateTime<Utc>,
+}
+
+impl TenantTx {
+    pub async fn settings(&self) -> Result<Settings> {
+        let row = self
+            .conn()
+            .query_one(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT work_week_ends, version FROM settings WHERE id = 1",
+            ))
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::internal("settings row missing"))?;
+        let ends: i16 = row.try_get("", "work_week_ends").map_err(db_err)?;
+        Ok(Settings {
+            work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
+            version: row.try_get("", "version").map_err(db_err)?,
+        })
+    }
+
+    pub async fn update_settings(
+        &self,
+        work_week_ends: u8,
+        expected_version: i32,
+    ) -> Result<Settings> {
+        if !(1..=7).contains(&work_week_ends) {
+            return Err(Error::invalid("workWeekEnds", "must be a weekday"));
+        }
+        let done = self
+            .conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE settings SET work_week_ends = $1, version = version + 1 WHERE id = 1 AND version = $2",
+                [i16::from(work_week_ends).into(), expected_version.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(stale(self.settings().await?.version, expected_version));
+        }
+        self.settings().await
+    }
+
+    /// Records one punch, once per idempotency key: a replay returns the first answer and writes
+    /// nothing; the same key with a different punch is `CONFLICT`.
+    pub async fn record_punch(
+        &self,
+        actor: Uuid,
+        punch: NewPunch,
+        key: &IdempotencyKey,
+        tz: Tz,
+    ) -> Result<Punch> {
+        const OP: &str = "recordPunch";
+        let hash = idempotency::request_hash(&serde_json::json!({
+            "crew": punch.crew_member_id, "kind": punch.kind, "at": punch.at,
+        }));
+        if let Claim::Replay(v) =
+            idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
+        {
+            return serde_json::from_value(v)
+                .map_err(|e| Error::internal(format!("stored punch: {e}")));
+        }
+        let stored = self.insert_punch(actor, punch, tz).await?;
+        let answer = serde_json::to_value(&stored).map_err(Error::internal)?;
+        idempotency::complete(self.conn(), "idempotency_keys", actor, OP, key, &answer).await?;
+        Ok(stored)
+    }
+
+    /// Records the same punch for many crew members, all or nothing, once per key.
+    pub async fn record_punches(
+        &self,
+        actor: Uuid,
+        crew: &[Uuid],
+        kind: PunchKind,
+        at: DateTime<Utc>,
+        key: &IdempotencyKey,
+        tz: Tz,
+    ) -> Result<Vec<Punch>> {
+        const OP: &str = "recordPunches";
+        let hash =
+            idempotency::request_hash(&serde_json::json!({ "crew": crew, "kind": kind, "at": at }));
+        if let Claim::Replay(v) =
+            idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
+        {
+            return serde_json::from_value(v)
+                .map_err(|e| Error::internal(format!("stored punches: {e}")));
+        }
+        let mut out = Vec::with_capacity(crew.len());
+        for (i, c) in crew.iter().enumerate() {
+            let punch = NewPunch {
+                crew_member_id: *c,
+                kind,
+                at,
+            };
+            match self.insert_punch(actor, punch, tz).await {
+                Ok(p) => out.push(p),
+                Err(Error::Invalid { message, .. }) => {
+                    return Err(Error::invalid(format!("crewMemberIds[{i}]"), message))
+                }
+                Err(Error::NotFound(_)) => {
+                    return Err(Error::invalid(
+                        format!("crewMemberIds[{i}]"),
+                        "is not a crew member of this production",
+                    ))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let answer = serde_json::to_value(&out).map_err(Error::internal)?;
+        idempotency::complete(self.conn(), "idempotency_keys", actor, OP, key, &answer).await?;
+        Ok(out)
+    }
+
+    async fn lock_crew(&self, crew: Uuid) -> Result<()> {
+        let row = self
+            .conn()
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT 1 FROM crew_members WHERE id = $1 FOR UPDATE",
+                [crew.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        row.map(|_| ()).ok_or(Error::NotFound("crew member"))
+    }
+
+    async fn insert_punch(&self, actor: Uuid, p: NewPunch, tz: Tz) -> Result<Punch> {
+        self.lock_crew(p.crew_member_id).await?;
+        let day = if p.kind == PunchKind::Call {
+            self.day_for_date(p.crew_member_id, local_date(p.at, tz), true)
+                .await?
+        } else {
+            self.day_before(p.crew_member_id, p.at)
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "at",
+                        format!("{} at {} has no CALL before it", p.kind.as_str(), p.at),
+                    )
+                })?
+        };
+        let day_id = day.id;
+        let mut times: Vec<(PunchKind, DateTime<Utc>)> =
+            day.punches.iter().map(|x| (x.kind, x.at)).collect();
+        times.push((p.kind, p.at));
+        timeline(&times)?;
+        let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "INSERT INTO punches (id, work_day_id, crew_member_id, kind, at, recorded_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {PUNCH_COLUMNS}"
+            ),
+            [
+                Uuid::now_v7().into(),
+                day_id.into(),
+                p.crew_member_id.into(),
+                p.kind.as_str().into(),
+                p.at.into(),
+                actor.into(),
+            ],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::internal("insert returned no row"))?;
+        Punch::try_from(row)
+    }
+
+    /// The crew member's work day on `date`, created when `create` and missing.
+    async fn day_for_date(
+        &self,
+        crew: Uuid,
+        date: NaiveDate,
+        create: bool,
+    ) -> Result<WorkDayRecord> {
+        if create {
+            self.conn()
+                .execute(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "INSERT INTO work_days (id, crew_member_id, work_date) VALUES ($1, $2, $3) \
+                     ON CONFLICT (crew_member_id, work_date) DO NOTHING",
+                    [Uuid::now_v7().into(), crew.into(), date.into()],
+                ))
+                .await
+                .map_err(db_err)?;
+        }
+        self.work_days(&[crew], date, date)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::NotFound("work day"))
+    }
+
+    /// The work day whose call is the latest at or before `at`.
+    async fn day_before(&self, crew: Uuid, at: DateTime<Utc>) -> Result<Option<WorkDayRecord>> {
+        let row = self
+            .conn()
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT d.work_date FROM work_days d JOIN punches p ON p.work_day_id = d.id \
+                 WHERE d.crew_member_id = $1 AND p.kind = 'CALL' AND p.deleted_at IS NULL AND p.at <= $2 \
+                 ORDER BY p.at DESC LIMIT 1",
+                [crew.into(), at.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let date: NaiveDate = r.try_get("", "work_date").map_err(db_err)?;
+                self.day_for_date(crew, date, false).await.map(Some)
+            }
+        }
+    }
+
+    pub async fn punch(&self, id: Uuid) -> Result<Option<Punch>> {
+        let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {PUNCH_COLUMNS} FROM punches WHERE id = $1 AND deleted_at IS NULL"),
+            [id.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?;
+        row.map(Punch::try_from).transpose()
+    }
+
+    /// Moves or re-kinds a punch. `expected_version` must be the punch's current version; the
+    /// day must still be in order afterwards. A moved CALL moves its day to the new local date.
+    pub async fn correct_punch(
+        &self,
+        actor: Uuid,
+        c: &PunchCorrection<'_>,
+        tz: Tz,
+    ) -> Result<Punch> {
+        let current = self.punch(c.id).await?.ok_or(Error::NotFound("punch"))?;
+        self.lock_crew(current.crew_member_id).await?;
+        let current = self.punch(c.id).await?.ok_or(Error::NotFound("punch"))?;
+        if current.version != c.expected_version {
+            return Err(stale(current.version, c.expected_version));
+        }
+        let day = self.day_by_id(current.work_day_id).await?;
+        let times: Vec<(PunchKind, DateTime<Utc>)> = day
+            .punches
+            .iter()
+            .map(|p| {
+                if p.id == c.id {
+                    (c.kind, c.at)
+                } else {
+                    (p.kind, p.at)
+                }
+            })
+            .collect();
+        timeline(&times)?;
+        if c.kind == PunchKind::Call {
+            let date = local_date(c.at, tz);
+            if date != day.date {
+                let taken = self
+                    .work_days(&[current.crew_member_id], date, date)
+                    .await?
+                    .into_iter()
+                    .any(|d| d.id != day.id);
+                if taken {
+                    return Err(Error::invalid(
+                        "at",
+                        format!("a work day on {date} already exists"),
+                    ));
+                }
+                self.conn()
+                    .execute(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "UPDATE work_days SET work_date = $2, version = version + 1 WHERE id = $1",
+                        [day.id.into(), date.into()],
+                    ))
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+        self.revise(&current, Some((c.kind, c.at)), c.reason, actor)
+            .await?;
+        let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "UPDATE punches SET kind = $3, at = $4, version = version + 1 \
+                 WHERE id = $1 AND version = $2 AND deleted_at IS NULL RETURNING {PUNCH_COLUMNS}"
+            ),
+            [
+                c.id.into(),
+                c.expected_version.into(),
+                c.kind.as_str().into(),
+                c.at.into(),
+            ],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::Conflict("the punch changed meanwhile; reload and retry".into()))?;
+        Punch::try_from(row)
+    }
+
+    /// Deletes a punch (kept, marked deleted, with the reason).
+    pub async fn delete_punch(
+        &self,
+        actor: Uuid,
+        id: Uuid,
+        expected_version: i32,
+        reason: &str,
+    ) -> Result<Punch> {
+        let current = self.punch(id).await?.ok_or(Error::NotFound("punch"))?;
+        self.lock_crew(current.crew_member_id).await?;
+        let current = self.punch(id).await?.ok_or(Error::NotFound("punch"))?;
+        if current.version != expected_version {
+            return Err(stale(current.version, expected_version));
+        }
+        let day = self.day_by_id(current.work_day_id).await?;
+        let rest: Vec<(PunchKind, DateTime<Utc>)> = day
+            .punches
+            .iter()
+            .filter(|p| p.id != id)
+            .map(|p| (p.kind, p.at))
+            .collect();
+        if current.kind == PunchKind::Call && !rest.is_empty() {
+            return Err(Error::invalid(
+                "punchId",
+                "delete the day's other punches before its call",
+            ));
+        }
+        timeline(&rest)?;
+        self.revise(&current, None, reason, actor).await?;
+        let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "UPDATE punches SET deleted_at = now(), version = version + 1 \
+                 WHERE id = $1 AND version = $2 AND deleted_at IS NULL RETURNING {PUNCH_COLUMNS}"
+            ),
+            [id.into(), expected_version.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::Conflict("the punch changed meanwhile; reload and retry".into()))?;
+        Punch::try_from(row)
+    }
+
+    async fn revise(
+        &self,
+        old: &Punch,
+        new: Option<(PunchKind, DateTime<Utc>)>,
+        reason: &str,
+        actor: Uuid,
+    ) -> Result<()> {
+        self.conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO punch_revisions (id, punch_id, version, old_kind, old_at, new_kind, new_at, reason, actor_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                [
+                    Uuid::now_v7().into(),
+                    old.id.into(),
+                    old.version.into(),
+                    old.kind.as_str().into(),
+                    old.at.into(),
+                    new.map(|(k, _)| k.as_str().to_owned()).into(),
+                    new.map(|(_, at)| at).into(),
+                    reason.to_owned().into(),
+                    actor.into(),
+                ],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// A work day with its punches, by id.
+    pub async fn work_day_of(&self, id: Uuid) -> Result<Option<WorkDayRecord>> {
+        match self.day_by_id(id).await {
+            Ok(d) => Ok(Some(d)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn day_by_id(&self, id: Uuid) -> Result<WorkDayRecord> {
+        let row = DayRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, crew_member_id, work_date, day_type, version FROM work_days WHERE id = $1",
+            [id.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("work day"))?;
+        self.work_days(&[row.crew_member_id], row.work_date, row.work_date)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::NotFound("work day"))
+    }
+
+    /// The work days of `crew` between two dates (inclusive), each with its punches in order.
+    /// Two statements whatever the number of crew members.
+    pub async fn work_days(
+        &self,
+        crew: &[Uuid],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<WorkDayRecord>> {
+        let days = DayRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, crew_member_id, work_date, day_type, version FROM work_days \
+             WHERE crew_member_id = ANY($1) AND work_date BETWEEN $2 AND $3 ORDER BY crew_member_id, work_date",
+            [crew.to_vec().into(), from.into(), to.into()],
+        ))
+        .all(self.conn())
+        .await
+        .map_err(db_err)?;
+        if days.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = days.iter().map(|d| d.id).collect();
+        let punches = PunchRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {PUNCH_COLUMNS} FROM punches WHERE work_day_id = ANY($1) AND deleted_at IS NULL ORDER BY at, id"
+            ),
+            [ids.into()],
+        ))
+        .all(self.conn())
+        .await
+        .map_err(db_err)?;
+        let mut by_day: std::collections::HashMap<Uuid, Vec<Punch>> =
+            std::collections::HashMap::new();
+        for p in punches {
+            let p = Punch::try_from(p)?;
+            by_day.entry(p.work_day_id).or_default().push(p);
+        }
+        days.into_iter()
+            .map(|d| {
+                Ok(WorkDayRecord {
+                    punches: by_day.remove(&d.id).unwrap_or_default(),
+                    id: d.id,
+                    crew_member_id: d.crew_member_id,
+                    date: d.work_date,
+                    day_type: DayType::parse(&d.day_type)?,
+                    version: d.version,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets a day's type, creating the day (without punches) when it does not exist yet.
+    pub async fn set_day_type(
+        &self,
+        crew: Uuid,
+        date: NaiveDate,
+        day_type: DayType,
+    ) -> Result<WorkDayRecord> {
+        self.lock_crew(crew).await?;
+        let day = self.day_for_date(crew, date, true).await?;
+        self.conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE work_days SET day_type = $2, version = version + 1 WHERE id = $1",
+                [day.id.into(), day_type.as_str().into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        self.day_by_id(day.id).await
+    }
+
+    /// Crew members with at least one work day between two dates, in creation order.
+    pub async fn crew_with_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        department: Option<Uuid>,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<crewtime_domain::crew::CrewMember>> {
+        let ids: Vec<Uuid> = self
+            .conn()
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT c.id FROM crew_members c WHERE ($3::uuid IS NULL OR c.department_id = $3) \
+                 AND ($4::uuid IS NULL OR c.id > $4) \
+                 AND EXISTS (SELECT 1 FROM work_days d WHERE d.crew_member_id = c.id AND d.work_date BETWEEN $1 AND $2) \
+                 AND ($6::text IS NULL OR COALESCE((SELECT t.status FROM timecards t \
+                      WHERE t.crew_member_id = c.id AND t.week_ending = $2), 'DRAFT') = $6) \
+                 ORDER BY c.id LIMIT $5",
+                [
+                    from.into(),
+                    to.into(),
+                    department.into(),
+                    after.into(),
+                    i64::try_from(limit).unwrap_or(i64::MAX).into(),
+                    status.map(str::to_owned).into(),
+                ],
+            ))
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(|r| r.try_get_by_index::<Uuid>(0).map_err(db_err))
+            .collect::<Result<_>>()?;
+        let mut crew = self.crew_members_by_ids(&ids).await?;
+        crew.sort_by_key(|c| c.id);
+        Ok(crew)
+    }
+}
