@@ -6,6 +6,8 @@ SHELL := /bin/bash
 DEMO_EMAIL ?= admin@demo.crewtime
 DEMO_PASSWORD ?= crewtime-demo-2026
 BIND ?= 127.0.0.1:8080
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+CREWTIME := $(TARGET_DIR)/release/crewtime
 
 .PHONY: run test services build lint fmt schema
 
@@ -19,13 +21,13 @@ build:
 run: services build
 	source .data/env
 	export CREWTIME_BIND="$${CREWTIME_BIND:-$(BIND)}"
-	./target/release/crewtime migrate
-	CREWTIME_DEMO_EMAIL='$(DEMO_EMAIL)' CREWTIME_DEMO_PASSWORD='$(DEMO_PASSWORD)' ./target/release/crewtime demo seed
+	$(CREWTIME) migrate
+	CREWTIME_DEMO_EMAIL='$(DEMO_EMAIL)' CREWTIME_DEMO_PASSWORD='$(DEMO_PASSWORD)' $(CREWTIME) demo seed
 	echo
 	echo "crewtime is starting on http://$$CREWTIME_BIND/graphql (GraphiQL: http://$$CREWTIME_BIND/graphiql)"
 	echo "demo sign-in: $(DEMO_EMAIL) / $(DEMO_PASSWORD)"
 	echo
-	exec ./target/release/crewtime serve
+	exec $(CREWTIME) serve
 
 ## Every test, against real PostgreSQL and Redis.
 test: services

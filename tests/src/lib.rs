@@ -222,3 +222,64 @@ pub fn repo_root() -> PathBuf {
         .expect("tests crate lives in the repo")
         .to_path_buf()
 }
+
+pub const ADD_CREW: &str = "mutation($d: ID!, $n: String!, $e: String) { addCrewMember(input: {departmentId: $d, name: $n, email: $e, position: \"Grip\", ruleSet: \"REF-US-CREW\", deal: {kind: HOURLY, rate: \"50.00\", effectiveFrom: \"2026-01-01\"}}) { crewMember { id version } } }";
+pub const PUNCH: &str = "mutation($c: ID!, $k: PunchKind!, $at: DateTime!, $key: String!) { recordPunch(input: {crewMemberId: $c, kind: $k, at: $at, idempotencyKey: $key}) { punch { id kind at version } workDay { date status workedMinutes } } }";
+
+impl TestApp {
+    /// Adds an hourly crew member ($50/h, REF-US-CREW) and returns their id.
+    pub async fn crew(&self, token: &str, department: &str, name: &str) -> String {
+        let data = self
+            .gql_ok(
+                Some(token),
+                ADD_CREW,
+                json!({ "d": department, "n": name, "e": null }),
+            )
+            .await;
+        data["addCrewMember"]["crewMember"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    /// Records a punch with a fresh idempotency key; returns the whole answer body.
+    pub async fn punch(&self, token: &str, crew: &str, kind: &str, at: &str) -> Value {
+        self.gql(
+            Some(token),
+            PUNCH,
+            json!({ "c": crew, "k": kind, "at": at, "key": Uuid::new_v4().to_string() }),
+        )
+        .await
+    }
+
+    /// A production with one department, signed in as its admin: (token, production, department).
+    pub async fn production_with_department(&self) -> (String, String, String) {
+        let token = self.admin().await;
+        let production = self.production(&token, "Feature").await;
+        let department = self.department(&token, &production, "Grip").await;
+        (token, production, department)
+    }
+
+    /// Runs one SQL query in the schema of the (only or first) production of this test's
+    /// database and returns the first column of the first row as i64.
+    pub async fn count_in_production(&self, sql: &str) -> i64 {
+        let db = self.db().await;
+        let schema: String = db
+            .query_one(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT schema_name FROM crewtime.productions ORDER BY id LIMIT 1",
+            ))
+            .await
+            .expect("query")
+            .expect("a production")
+            .try_get_by_index(0)
+            .expect("schema name");
+        let sql = sql.replace("{schema}", &schema);
+        db.query_one(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .expect("query")
+            .expect("a row")
+            .try_get_by_index::<i64>(0)
+            .expect("count")
+    }
+}

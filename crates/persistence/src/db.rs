@@ -50,6 +50,8 @@ impl Store {
         // "refused before any SQL" tests read this count.
         db.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::Relaxed);
+            // Statement text only (placeholders, never values): safe to log at trace level.
+            tracing::trace!(target: "crewtime::sql", sql = %info.statement.sql, elapsed_us = info.elapsed.as_micros() as u64);
             metrics::counter!("crewtime_db_statements_total").increment(1);
             metrics::histogram!("crewtime_db_statement_duration_seconds")
                 .record(info.elapsed.as_secs_f64());

@@ -2,6 +2,7 @@
 //! subcommands, so tests can start a real server in-process on port 0.
 
 pub mod config;
+pub mod crew_import;
 pub mod demo;
 pub mod server;
 pub mod telemetry;

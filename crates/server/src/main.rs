@@ -31,6 +31,16 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Productions.
+    Production {
+        #[command(subcommand)]
+        command: ProductionCommand,
+    },
+    /// Crew lists.
+    Crew {
+        #[command(subcommand)]
+        command: CrewCommand,
+    },
     /// Demo data for `make run`.
     Demo {
         #[command(subcommand)]
@@ -47,6 +57,25 @@ enum UserCommand {
         /// A studio admin may create productions.
         #[arg(long)]
         admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProductionCommand {
+    /// List every production: id, schema, timezone, name.
+    List,
+}
+
+#[derive(Subcommand)]
+enum CrewCommand {
+    /// Import a crew list from CSV, all or nothing; prints a report per bad row.
+    Import {
+        /// The production's id (see `crewtime production list`).
+        #[arg(long)]
+        production: uuid::Uuid,
+        /// The CSV file ("-" for standard input).
+        #[arg(long)]
+        file: String,
     },
 }
 
@@ -127,6 +156,40 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 if admin { "studio admin" } else { "user" }
             );
             Ok(())
+        }
+        Command::Production {
+            command: ProductionCommand::List,
+        } => {
+            let store = store(&config).await?;
+            for p in store.all_productions().await? {
+                println!("{}\t{}\t{}\t{}", p.id, p.schema_name, p.timezone, p.name);
+            }
+            Ok(())
+        }
+        Command::Crew {
+            command: CrewCommand::Import { production, file },
+        } => {
+            let text = if file == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                s
+            } else {
+                std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {file}: {e}"))?
+            };
+            let store = store(&config).await?;
+            match crewtime_server::crew_import::run(&store, production, &text).await? {
+                Ok(n) => {
+                    println!("imported {n} crew members");
+                    Ok(())
+                }
+                Err(problems) => {
+                    for p in &problems {
+                        eprintln!("line {}: {}: {}", p.line, p.column, p.message);
+                    }
+                    anyhow::bail!("nothing imported: {} problems", problems.len())
+                }
+            }
         }
         Command::Demo {
             command: DemoCommand::Seed,

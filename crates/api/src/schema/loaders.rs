@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use crewtime_domain::callsheet::CallSheet;
 use crewtime_domain::crew::{CrewMember, Deal};
@@ -49,23 +49,46 @@ fn group<K: Copy, G: std::hash::Hash + Eq>(keys: &[K], by: impl Fn(&K) -> G) -> 
     out
 }
 
+/// Cached for the request: a list resolver that already read a page's rows feeds them in, so
+/// the nested resolvers never reach the database again (and the statement count of a page does
+/// not depend on how the loaders' batching windows happen to fall).
 pub(crate) struct Loaders {
-    pub crew: DataLoader<CrewLoader>,
-    pub departments: DataLoader<DepartmentLoader>,
-    pub deals: DataLoader<DealsLoader>,
-    pub days: DataLoader<DaysLoader>,
-    pub sheets: DataLoader<SheetLoader>,
+    pub crew: DataLoader<CrewLoader, HashMapCache>,
+    pub departments: DataLoader<DepartmentLoader, HashMapCache>,
+    pub deals: DataLoader<DealsLoader, HashMapCache>,
+    pub days: DataLoader<DaysLoader, HashMapCache>,
+    pub sheets: DataLoader<SheetLoader, HashMapCache>,
 }
 
 impl Loaders {
     pub(crate) fn new(store: Store, views: Views) -> Self {
         let source = Source { store, views };
         Self {
-            crew: DataLoader::new(CrewLoader(source.clone()), tokio::spawn),
-            departments: DataLoader::new(DepartmentLoader(source.clone()), tokio::spawn),
-            deals: DataLoader::new(DealsLoader(source.clone()), tokio::spawn),
-            days: DataLoader::new(DaysLoader(source.clone()), tokio::spawn),
-            sheets: DataLoader::new(SheetLoader(source), tokio::spawn),
+            crew: DataLoader::with_cache(
+                CrewLoader(source.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            departments: DataLoader::with_cache(
+                DepartmentLoader(source.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            deals: DataLoader::with_cache(
+                DealsLoader(source.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            days: DataLoader::with_cache(
+                DaysLoader(source.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            sheets: DataLoader::with_cache(
+                SheetLoader(source),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
         }
     }
 }
@@ -166,29 +189,39 @@ impl Loader<DaysKey> for DaysLoader {
     }
 }
 
-/// (production, date) → the published call sheet of that day, if any.
+/// (production, date) → the published call sheet of that day, or None (cached too).
 pub(crate) struct SheetLoader(Source);
 
 impl Loader<(Uuid, NaiveDate)> for SheetLoader {
-    type Value = CallSheet;
+    type Value = Option<CallSheet>;
     type Error = Error;
 
     async fn load(
         &self,
         keys: &[(Uuid, NaiveDate)],
-    ) -> Result<HashMap<(Uuid, NaiveDate), CallSheet>> {
+    ) -> Result<HashMap<(Uuid, NaiveDate), Option<CallSheet>>> {
         let mut out = HashMap::new();
         for (production, keys) in group(keys, |k| k.0) {
             let dates: Vec<NaiveDate> = keys.iter().map(|k| k.1).collect();
             let tx = self.0.begin(production).await?;
             let sheets = tx.published_call_sheets(&dates).await?;
             tx.commit().await?;
-            out.extend(
-                sheets
-                    .into_iter()
-                    .map(|s| ((production, s.content.shoot_date), s)),
-            );
+            out.extend(published_by_date(production, &dates, sheets));
         }
         Ok(out)
     }
+}
+
+/// One entry per date, None where no sheet is published.
+pub(crate) fn published_by_date(
+    production: Uuid,
+    dates: &[NaiveDate],
+    sheets: Vec<CallSheet>,
+) -> HashMap<(Uuid, NaiveDate), Option<CallSheet>> {
+    let mut out: HashMap<(Uuid, NaiveDate), Option<CallSheet>> =
+        dates.iter().map(|d| ((production, *d), None)).collect();
+    for s in sheets {
+        out.insert((production, s.content.shoot_date), Some(s));
+    }
+    out
 }

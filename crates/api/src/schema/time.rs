@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::connection::page;
 use super::crew::{crew_from_id, department_in, required_reason, CrewMember};
+use super::loaders::{published_by_date, DaysKey};
 use super::{Access, RequestCtx};
 use crate::error::GqlResult;
 use crate::ids::{decode_cursor, GlobalId, Kind};
@@ -192,7 +193,9 @@ impl WorkDay {
             .load_one((self.access.production().id, self.date))
             .await
             .gql()?;
-        Ok(sheet.map(|s| s.content.call_for(self.crew.id, self.crew.department_id)))
+        Ok(sheet
+            .flatten()
+            .map(|s| s.content.call_for(self.crew.id, self.crew.department_id)))
     }
     /// On a timecard: the day's ordinal among the days worked that week (1..7).
     async fn day_in_week(&self) -> Option<i32> {
@@ -351,22 +354,46 @@ pub(crate) async fn timecard_page(
     let settings = tx.settings().await.gql()?;
     check_week_ending(week_ending, settings.work_week_ends).gql()?;
     let status = status.map(|s| s.as_str());
+    let from = week_ending - Duration::days(6);
     let rows = tx
-        .crew_with_days(
-            week_ending - Duration::days(6),
-            week_ending,
-            department,
-            status,
-            after,
-            limit + 1,
-        )
+        .crew_with_days(from, week_ending, department, status, after, limit + 1)
         .await
         .gql()?;
-    tx.commit().await.gql()?;
     let rows: Vec<DomainCrew> = rows
         .into_iter()
         .filter(|c| access.can_read_time(c))
         .collect();
+    // Read the page's days, departments and call sheets here, in this transaction, and feed
+    // them to the request's loaders: the nested resolvers then run no SQL at all.
+    let production = access.production().id;
+    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let days = tx.work_days(&ids, from, week_ending).await.gql()?;
+    let mut dept_ids: Vec<Uuid> = rows.iter().map(|c| c.department_id).collect();
+    dept_ids.sort();
+    dept_ids.dedup();
+    let departments = tx.departments_by_ids(&dept_ids).await.gql()?;
+    let dates: Vec<NaiveDate> = (0..7).map(|i| from + Duration::days(i)).collect();
+    let sheets = tx.published_call_sheets(&dates).await.gql()?;
+    tx.commit().await.gql()?;
+    let mut by_crew: std::collections::HashMap<DaysKey, Vec<WorkDayRecord>> = ids
+        .iter()
+        .map(|id| ((production, *id, from, week_ending), Vec::new()))
+        .collect();
+    for d in days {
+        by_crew
+            .entry((production, d.crew_member_id, from, week_ending))
+            .or_default()
+            .push(d);
+    }
+    rc.loaders.days.feed_many(by_crew).await;
+    rc.loaders
+        .departments
+        .feed_many(departments.into_iter().map(|d| ((production, d.id), d)))
+        .await;
+    rc.loaders
+        .sheets
+        .feed_many(published_by_date(production, &dates, sheets))
+        .await;
     Ok(page(
         rows,
         limit,

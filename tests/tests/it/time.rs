@@ -1,0 +1,538 @@
+//! Time capture: punches, their order rules, idempotency, corrections, work days across
+//! midnight and DST, timecards and the statement count of a department's week.
+
+use crewtime_tests::{error_code, TestApp, PUNCH};
+use serde_json::{json, Value};
+
+const WORK_DAY: &str = "query($c: ID!, $d: NaiveDate!) { workDay(crewMemberId: $c, date: $d) { date status workedMinutes nextMealDue punches { id kind at version } } }";
+
+async fn punch_rows(app: &TestApp) -> i64 {
+    app.count_in_production("SELECT count(*) FROM {schema}.punches")
+        .await
+}
+
+#[tokio::test]
+async fn a_day_is_recorded_and_read_back() {
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Ann").await;
+    // Los Angeles, 2 March 2026 (PST, UTC-8).
+    for (kind, at) in [
+        ("CALL", "2026-03-02T07:00:00-08:00"),
+        ("NDB_OUT", "2026-03-02T07:00:00-08:00"),
+        ("NDB_IN", "2026-03-02T07:15:00-08:00"),
+        ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
+    ] {
+        let body = app.punch(&token, &crew, kind, at).await;
+        assert!(body.get("errors").is_none(), "{kind}: {body}");
+    }
+    let day = app
+        .gql_ok(
+            Some(&token),
+            WORK_DAY,
+            json!({ "c": crew, "d": "2026-03-02" }),
+        )
+        .await;
+    assert_eq!(day["workDay"]["status"], "AT_MEAL");
+    assert_eq!(day["workDay"]["nextMealDue"], Value::Null);
+    let body = app
+        .punch(&token, &crew, "MEAL_IN", "2026-03-02T13:30:00-08:00")
+        .await;
+    assert_eq!(body["data"]["recordPunch"]["workDay"]["status"], "ON_CLOCK");
+    let day = app
+        .gql_ok(
+            Some(&token),
+            WORK_DAY,
+            json!({ "c": crew, "d": "2026-03-02" }),
+        )
+        .await;
+    // Six hours after the meal ended at 13:30 PST (21:30 UTC).
+    assert_eq!(day["workDay"]["nextMealDue"], "2026-03-03T03:30:00+00:00");
+    let body = app
+        .punch(&token, &crew, "WRAP", "2026-03-02T19:30:00-08:00")
+        .await;
+    let wd = &body["data"]["recordPunch"]["workDay"];
+    assert_eq!(wd["status"], "WRAPPED");
+    assert_eq!(
+        wd["workedMinutes"],
+        12 * 60,
+        "12.5 h on the clock less a 30 minute meal"
+    );
+    assert_eq!(wd["date"], "2026-03-02");
+}
+
+#[tokio::test]
+async fn every_order_rule_refuses_with_the_field_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Bo").await;
+    let refuse = |kind: &'static str, at: &'static str, field: &'static str| (kind, at, field);
+    // Before any call.
+    let cases_before_call = [
+        refuse("MEAL_OUT", "2026-03-02T12:00:00-08:00", "at"),
+        refuse("WRAP", "2026-03-02T18:00:00-08:00", "at"),
+    ];
+    for (kind, at, field) in cases_before_call {
+        let before = punch_rows(&app).await;
+        let body = app.punch(&token, &crew, kind, at).await;
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{kind}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], field,
+            "{kind}: {body}"
+        );
+        assert_eq!(punch_rows(&app).await, before);
+    }
+    for (kind, at) in [
+        ("CALL", "2026-03-02T07:00:00-08:00"),
+        ("MEAL_OUT", "2026-03-02T12:00:00-08:00"),
+    ] {
+        assert!(app
+            .punch(&token, &crew, kind, at)
+            .await
+            .get("errors")
+            .is_none());
+    }
+    let cases = [
+        refuse("CALL", "2026-03-02T08:00:00-08:00", "kind"), // a second call the same day
+        refuse("MEAL_OUT", "2026-03-02T12:10:00-08:00", "at"), // meals overlap
+        refuse("WRAP", "2026-03-02T12:20:00-08:00", "kind"), // wrap during a meal
+        refuse("NDB_IN", "2026-03-02T12:25:00-08:00", "kind"), // NDB in without out
+        refuse("MEAL_OUT", "2026-03-02T06:00:00-08:00", "at"), // before the call
+    ];
+    for (kind, at, field) in cases {
+        let before = punch_rows(&app).await;
+        let body = app.punch(&token, &crew, kind, at).await;
+        assert_eq!(
+            error_code(&body),
+            Some("BAD_USER_INPUT"),
+            "{kind} {at}: {body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], field,
+            "{kind} {at}: {body}"
+        );
+        assert_eq!(punch_rows(&app).await, before, "{kind} {at} wrote a row");
+    }
+    for (kind, at) in [
+        ("MEAL_IN", "2026-03-02T12:30:00-08:00"),
+        ("MEAL_OUT", "2026-03-02T15:00:00-08:00"),
+        ("MEAL_IN", "2026-03-02T15:30:00-08:00"),
+        ("MEAL_OUT", "2026-03-02T18:00:00-08:00"),
+        ("MEAL_IN", "2026-03-02T18:30:00-08:00"),
+        ("WRAP", "2026-03-02T23:00:00-08:00"),
+    ] {
+        let body = app.punch(&token, &crew, kind, at).await;
+        assert!(body.get("errors").is_none(), "{kind} {at}: {body}");
+    }
+    let after = [
+        refuse("MEAL_OUT", "2026-03-02T23:30:00-08:00", "at"), // after wrap
+    ];
+    for (kind, at, field) in after {
+        let before = punch_rows(&app).await;
+        let body = app.punch(&token, &crew, kind, at).await;
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field);
+        assert_eq!(punch_rows(&app).await, before);
+    }
+    // A fourth meal on another crew member's day.
+    let cy = app.crew(&token, &dept, "Cy").await;
+    app.punch(&token, &cy, "CALL", "2026-03-02T01:00:00-08:00")
+        .await;
+    for h in [2, 4, 6] {
+        app.punch(
+            &token,
+            &cy,
+            "MEAL_OUT",
+            &format!("2026-03-02T{h:02}:00:00-08:00"),
+        )
+        .await;
+        app.punch(
+            &token,
+            &cy,
+            "MEAL_IN",
+            &format!("2026-03-02T{h:02}:30:00-08:00"),
+        )
+        .await;
+    }
+    let body = app
+        .punch(&token, &cy, "MEAL_OUT", "2026-03-02T09:00:00-08:00")
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "kind", "{body}");
+    // Malformed input: a bad id, an empty key, an unknown kind, a time without an offset.
+    let bad = [
+        json!({ "c": "garbage", "k": "CALL", "at": "2026-03-03T07:00:00Z", "key": "k1" }),
+        json!({ "c": crew, "k": "CALL", "at": "2026-03-03T07:00:00Z", "key": "" }),
+        json!({ "c": crew, "k": "LUNCH", "at": "2026-03-03T07:00:00Z", "key": "k2" }),
+        json!({ "c": crew, "k": "CALL", "at": "2026-03-03 07:00", "key": "k3" }),
+    ];
+    for vars in bad {
+        let before = punch_rows(&app).await;
+        let body = app.gql(Some(&token), PUNCH, vars.clone()).await;
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{vars}: {body}");
+        assert_eq!(punch_rows(&app).await, before);
+    }
+}
+
+#[tokio::test]
+async fn fifty_concurrent_retries_of_one_punch_leave_one_row() {
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Dee").await;
+    let vars = json!({ "c": crew, "k": "CALL", "at": "2026-03-02T07:00:00-08:00", "key": "phone-42-call" });
+    let answers =
+        futures_util::future::join_all((0..50).map(|_| app.gql(Some(&token), PUNCH, vars.clone())))
+            .await;
+    let ids: std::collections::HashSet<String> = answers
+        .iter()
+        .map(|a| {
+            assert!(a.get("errors").is_none(), "{a}");
+            a["data"]["recordPunch"]["punch"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "every retry got the first answer");
+    assert_eq!(punch_rows(&app).await, 1);
+    // The same key with another body is a conflict, and writes nothing.
+    let other = json!({ "c": crew, "k": "CALL", "at": "2026-03-02T08:00:00-08:00", "key": "phone-42-call" });
+    let body = app.gql(Some(&token), PUNCH, other).await;
+    assert_eq!(error_code(&body), Some("CONFLICT"));
+    assert_eq!(punch_rows(&app).await, 1);
+}
+
+const CORRECT: &str = "mutation($p: ID!, $at: DateTime, $v: Int!, $r: String!) { correctPunch(input: {punchId: $p, at: $at, expectedVersion: $v, reason: $r}) { punch { at version } } }";
+
+#[tokio::test]
+async fn two_corrections_with_one_version_give_one_success_and_one_conflict() {
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Eve").await;
+    let call = app
+        .punch(&token, &crew, "CALL", "2026-03-02T07:00:00-08:00")
+        .await;
+    let punch = call["data"]["recordPunch"]["punch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = app.gql(Some(&token), CORRECT, json!({ "p": punch, "at": "2026-03-02T06:48:00-08:00", "v": 1, "r": "call was 6:48 per the DPR" }));
+    let b = app.gql(
+        Some(&token),
+        CORRECT,
+        json!({ "p": punch, "at": "2026-03-02T06:54:00-08:00", "v": 1, "r": "call was 6:54" }),
+    );
+    let (a, b) = tokio::join!(a, b);
+    let codes: Vec<Option<&str>> = vec![error_code(&a), error_code(&b)];
+    assert!(
+        codes.contains(&None) && codes.contains(&Some("CONFLICT")),
+        "{a} {b}"
+    );
+    // The reason is required and the version must be current.
+    let no_reason = app
+        .gql(
+            Some(&token),
+            CORRECT,
+            json!({ "p": punch, "at": "2026-03-02T06:30:00-08:00", "v": 2, "r": " " }),
+        )
+        .await;
+    assert_eq!(no_reason["errors"][0]["extensions"]["field"], "reason");
+    let revisions = app
+        .count_in_production("SELECT count(*) FROM {schema}.punch_revisions")
+        .await;
+    assert_eq!(revisions, 1);
+    // Deleting needs the current version too; the punch stays on record.
+    let del = "mutation($p: ID!, $v: Int!) { deletePunch(input: {punchId: $p, expectedVersion: $v, reason: \"duplicate\"}) { punch { version } } }";
+    let stale = app
+        .gql(Some(&token), del, json!({ "p": punch, "v": 1 }))
+        .await;
+    assert_eq!(error_code(&stale), Some("CONFLICT"));
+    let ok = app
+        .gql_ok(Some(&token), del, json!({ "p": punch, "v": 2 }))
+        .await;
+    assert_eq!(ok["deletePunch"]["punch"]["version"], 3);
+    let day = app
+        .gql_ok(
+            Some(&token),
+            WORK_DAY,
+            json!({ "c": crew, "d": "2026-03-02" }),
+        )
+        .await;
+    assert_eq!(day["workDay"]["punches"], json!([]));
+    assert_eq!(day["workDay"]["status"], "NOT_STARTED");
+}
+
+#[tokio::test]
+async fn night_shifts_across_midnight_and_dst_land_on_their_call_date() {
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = app.production_with_department().await;
+    // (call, wrap, work date, worked minutes) in America/Los_Angeles.
+    let cases = [
+        // Across midnight, no DST change: 18:00 to 04:00 is 10 hours.
+        (
+            "2026-03-02T18:00:00-08:00",
+            "2026-03-03T04:00:00-08:00",
+            "2026-03-02",
+            600,
+        ),
+        // Spring forward (8 March, 02:00 -> 03:00): 20:00 PST to 06:00 PDT is 9 hours.
+        (
+            "2026-03-07T20:00:00-08:00",
+            "2026-03-08T06:00:00-07:00",
+            "2026-03-07",
+            540,
+        ),
+        // Fall back (1 November, 02:00 -> 01:00): 20:00 PDT to 06:00 PST is 11 hours.
+        (
+            "2026-10-31T20:00:00-07:00",
+            "2026-11-01T06:00:00-08:00",
+            "2026-10-31",
+            660,
+        ),
+    ];
+    for (i, (call, wrap, date, minutes)) in cases.into_iter().enumerate() {
+        let crew = app.crew(&token, &dept, &format!("Night {i}")).await;
+        let c = app.punch(&token, &crew, "CALL", call).await;
+        assert_eq!(c["data"]["recordPunch"]["workDay"]["date"], date, "{c}");
+        let w = app.punch(&token, &crew, "WRAP", wrap).await;
+        assert_eq!(w["data"]["recordPunch"]["workDay"]["date"], date, "{w}");
+        assert_eq!(
+            w["data"]["recordPunch"]["workDay"]["workedMinutes"], minutes,
+            "{w}"
+        );
+        let day = app
+            .gql_ok(Some(&token), WORK_DAY, json!({ "c": crew, "d": date }))
+            .await;
+        assert_eq!(day["workDay"]["punches"].as_array().unwrap().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn another_productions_crew_member_is_not_found() {
+    let app = TestApp::spawn().await;
+    let (token_a, _, dept_a) = app.production_with_department().await;
+    let (token_b, _, dept_b) = app.production_with_department().await;
+    let crew_b = app.crew(&token_b, &dept_b, "Bee").await;
+    let _ = dept_a;
+    let body = app
+        .punch(&token_a, &crew_b, "CALL", "2026-03-02T07:00:00-08:00")
+        .await;
+    assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+    let body = app
+        .gql(
+            Some(&token_a),
+            WORK_DAY,
+            json!({ "c": crew_b, "d": "2026-03-02" }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+    let body = app
+        .gql(
+            Some(&token_a),
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": crew_b }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+}
+
+#[tokio::test]
+async fn bulk_punches_are_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = app.production_with_department().await;
+    let a = app.crew(&token, &dept, "A").await;
+    let b = app.crew(&token, &dept, "B").await;
+    app.punch(&token, &b, "CALL", "2026-03-02T06:00:00-08:00")
+        .await;
+    let q = "mutation($ids: [ID!]!, $k: PunchKind!, $at: DateTime!, $key: String!) { recordPunches(input: {crewMemberIds: $ids, kind: $k, at: $at, idempotencyKey: $key}) { punches { id } } }";
+    let before = punch_rows(&app).await;
+    // B already has a call that day: the whole batch is refused.
+    let body = app
+        .gql(Some(&token), q, json!({ "ids": [a, b], "k": "CALL", "at": "2026-03-02T07:00:00-08:00", "key": "grp-1" }))
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "crewMemberIds[1]");
+    assert_eq!(punch_rows(&app).await, before);
+    app.gql_ok(
+        Some(&token),
+        q,
+        json!({ "ids": [a], "k": "CALL", "at": "2026-03-02T07:00:00-08:00", "key": "grp-2" }),
+    )
+    .await;
+    let body = app
+        .gql_ok(Some(&token), q, json!({ "ids": [a, b], "k": "WRAP", "at": "2026-03-02T17:00:00-08:00", "key": "grp-3" }))
+        .await;
+    assert_eq!(
+        body["recordPunches"]["punches"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(punch_rows(&app).await, before + 3);
+}
+
+#[tokio::test]
+async fn timecards_show_day_types_and_ordinals_and_respect_the_work_week() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Flo").await;
+    // Monday to Wednesday 2-4 March 2026; Thursday is a travel day.
+    for d in 2..=4 {
+        app.punch(
+            &token,
+            &crew,
+            "CALL",
+            &format!("2026-03-{d:02}T07:00:00-08:00"),
+        )
+        .await;
+        app.punch(
+            &token,
+            &crew,
+            "WRAP",
+            &format!("2026-03-{d:02}T17:00:00-08:00"),
+        )
+        .await;
+    }
+    app.gql_ok(
+        Some(&token),
+        "mutation($c: ID!) { setDayType(input: {crewMemberId: $c, date: \"2026-03-05\", dayType: TRAVEL}) { workDay { dayType } } }",
+        json!({ "c": crew }),
+    )
+    .await;
+    let q = "query($c: ID!, $w: NaiveDate!) { timecard(crewMemberId: $c, weekEnding: $w) { weekEnding status workedHours days { date dayType dayInWeek workedMinutes } } }";
+    let card = app
+        .gql_ok(Some(&token), q, json!({ "c": crew, "w": "2026-03-07" }))
+        .await;
+    assert_eq!(card["timecard"]["workedHours"], "30");
+    assert_eq!(card["timecard"]["status"], "DRAFT");
+    let days: Vec<(String, String, Value)> = card["timecard"]["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["date"].as_str().unwrap().to_owned(),
+                d["dayType"].as_str().unwrap().to_owned(),
+                d["dayInWeek"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        days,
+        vec![
+            ("2026-03-02".into(), "WORK".into(), json!(1)),
+            ("2026-03-03".into(), "WORK".into(), json!(2)),
+            ("2026-03-04".into(), "WORK".into(), json!(3)),
+            ("2026-03-05".into(), "TRAVEL".into(), Value::Null),
+        ]
+    );
+    // A week ending on the wrong weekday is refused.
+    let body = app
+        .gql(Some(&token), q, json!({ "c": crew, "w": "2026-03-06" }))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "weekEnding");
+    // Move the week's end to Friday: now Friday works and Saturday does not.
+    app.gql_ok(
+        Some(&token),
+        "mutation($p: ID!) { updateProductionSettings(input: {productionId: $p, workWeekEnds: 5, expectedVersion: 1}) { workWeekEnds version } }",
+        json!({ "p": production }),
+    )
+    .await;
+    app.gql_ok(Some(&token), q, json!({ "c": crew, "w": "2026-03-06" }))
+        .await;
+    let list = app
+        .gql_ok(
+            Some(&token),
+            "query($p: ID!, $d: ID!) { production(id: $p) { timecards(weekEnding: \"2026-03-06\", departmentId: $d, status: DRAFT) { edges { node { crewMember { name } } } } } }",
+            json!({ "p": production, "d": dept }),
+        )
+        .await;
+    assert_eq!(
+        list["production"]["timecards"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_department_week_of_two_hundred_crew_takes_a_fixed_number_of_statements() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("CREWTIME_MAX_PAGE_SIZE".into(), "200".into());
+        env.insert("CREWTIME_MAX_COMPLEXITY".into(), "100000".into());
+    })
+    .await;
+    let (token, production, _) = app.production_with_department().await;
+    let mut csv = String::from("name,email,department,position,occupation_code,union,local,deal,rate,guaranteed_hours,rule_set,effective_from\n");
+    for i in 0..200 {
+        csv.push_str(&format!(
+            "Crew {i},c{i}@example.com,Grip,Grip,,,,HOURLY,40,,REF-US-CREW,2026-01-01\n"
+        ));
+    }
+    let imported = app
+        .gql_ok(
+            Some(&token),
+            "mutation($p: ID!, $csv: String!) { importCrew(input: {productionId: $p, csv: $csv}) { imported crewMembers { id } problems { line } } }",
+            json!({ "p": production, "csv": csv }),
+        )
+        .await;
+    assert_eq!(imported["importCrew"]["imported"], 200);
+    let ids: Vec<Value> = imported["importCrew"]["crewMembers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    let bulk = "mutation($ids: [ID!]!, $k: PunchKind!, $at: DateTime!, $key: String!) { recordPunches(input: {crewMemberIds: $ids, kind: $k, at: $at, idempotencyKey: $key}) { punches { id } } }";
+    for d in 2..=6 {
+        for (k, h) in [("CALL", 7), ("WRAP", 17)] {
+            app.gql_ok(
+                Some(&token),
+                bulk,
+                json!({ "ids": ids, "k": k, "at": format!("2026-03-{d:02}T{h:02}:00:00-08:00"), "key": format!("{k}-{d}") }),
+            )
+            .await;
+        }
+    }
+    // Wednesday's call sheet is published with a department pre-call.
+    let sheet = app
+        .gql_ok(
+            Some(&token),
+            "mutation($p: ID!) { createCallSheet(input: {productionId: $p, sheet: {shootDate: \"2026-03-04\", dayNumber: 3, totalDays: 40,
+               generalCall: \"2026-03-04T15:00:00Z\"}}) { callSheet { id version } } }",
+            json!({ "p": production }),
+        )
+        .await;
+    let sheet = &sheet["createCallSheet"]["callSheet"];
+    app.gql_ok(
+        Some(&token),
+        "mutation($id: ID!, $v: Int!) { publishCallSheet(input: {callSheetId: $id, expectedVersion: $v}) { callSheet { status } } }",
+        json!({ "id": sheet["id"], "v": sheet["version"] }),
+    )
+    .await;
+    let q = "query($p: ID!) { production(id: $p) { timecards(weekEnding: \"2026-03-07\", first: 200) { edges { node {
+               crewMember { name position department { name } }
+               workedHours
+               days { date dayType dayInWeek status workedMinutes scheduledCall punches { kind at } } } } } } }";
+    let before = app.store().statement_count();
+    let data = app
+        .gql_ok(Some(&token), q, json!({ "p": production }))
+        .await;
+    let statements = app.store().statement_count() - before;
+    let edges = data["production"]["timecards"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 200);
+    assert!(edges
+        .iter()
+        .all(|e| e["node"]["days"].as_array().unwrap().len() == 5));
+    assert_eq!(edges[0]["node"]["workedHours"], "50");
+    assert_eq!(
+        edges[0]["node"]["days"][2]["scheduledCall"],
+        "2026-03-04T15:00:00+00:00"
+    );
+    assert_eq!(edges[0]["node"]["days"][1]["scheduledCall"], Value::Null);
+    println!("statements for 200 crew x 1 week: {statements}");
+    // Membership; then one transaction: search path, settings, the crew page (ids, rows), work
+    // days, punches, departments, call sheets and their calls.
+    assert_eq!(
+        statements, 10,
+        "the department week must not grow with the crew"
+    );
+}
