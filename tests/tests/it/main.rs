@@ -2,6 +2,7 @@
 
 mod auth;
 mod cli;
+mod crew;
 mod http;
 mod limits;
 mod tenancy;
