@@ -92,6 +92,7 @@ fn request_ctx(state: &AppState, req: &Request) -> RequestCtx {
         state.config.clone(),
         state.jwt.clone(),
         principal,
+        state.pay_cache.clone(),
     )
 }
 
@@ -146,10 +147,9 @@ async fn graphql_post(req: &Request, body: Body, Data(state): Data<&AppState>) -
             )
         }
     };
-    let rc = request_ctx(state, req);
     match batch {
         BatchRequest::Single(one) => {
-            let resp = execute(state, &rc, one).await;
+            let resp = execute(state, &request_ctx(state, req), one).await;
             respond(BatchResponse::Single(resp), new_media)
         }
         BatchRequest::Batch(many) => {
@@ -174,7 +174,9 @@ async fn graphql_post(req: &Request, body: Body, Data(state): Data<&AppState>) -
             }
             let mut out = Vec::with_capacity(many.len());
             for one in many {
-                out.push(execute(state, &rc, one).await);
+                // A context (and so loader caches) per operation: a later operation of the
+                // batch must see what an earlier one wrote.
+                out.push(execute(state, &request_ctx(state, req), one).await);
             }
             respond(BatchResponse::Batch(out), new_media)
         }

@@ -6,11 +6,12 @@ mod error;
 mod http;
 mod ids;
 mod limits;
+mod pay_cache;
 pub mod schema;
 pub mod state;
 pub mod telemetry;
 
 pub use error::ERROR_CODES;
 pub use http::routes;
-pub use schema::{build_schema, sdl, CrewtimeSchema};
+pub use schema::{build_schema, pay_preview, sdl, CrewtimeSchema};
 pub use state::{ApiConfig, AppState, Environment};

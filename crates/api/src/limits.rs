@@ -60,12 +60,16 @@ pub(crate) fn operation_name<'a>(
     doc: &'a ExecutableDocument,
     requested: Option<&'a str>,
 ) -> Option<&'a str> {
-    requested.or(match &doc.operations {
-        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+    // Only a name the document really has: a client cannot mint metric labels at will.
+    match (&doc.operations, requested) {
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.keys().find(|k| k.as_str() == name).map(|k| k.as_str())
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
             ops.keys().next().map(|k| k.as_str())
         }
         _ => None,
-    })
+    }
 }
 
 /// The operation's name for metrics: the client's name if it is a plain identifier, else the
@@ -114,5 +118,9 @@ mod tests {
         );
         assert_eq!(operation_type(&doc, Some("A")), Some(OperationType::Query));
         assert_eq!(operation_type(&doc, None), None);
+        assert_eq!(operation_name(&doc, Some("B")), Some("B"));
+        assert_eq!(operation_name(&doc, Some("Invented")), None);
+        let anon = parse_query("{ me { id } }").unwrap();
+        assert_eq!(operation_name(&anon, Some("Invented")), None);
     }
 }

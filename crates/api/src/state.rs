@@ -52,6 +52,7 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub(crate) jwt: Arc<JwtKeys>,
     pub(crate) schema: CrewtimeSchema,
+    pub(crate) pay_cache: Arc<crate::pay_cache::PayCache>,
     pub redis: Option<Arc<crewtime_realtime::RedisHealth>>,
 }
 
@@ -69,6 +70,7 @@ impl AppState {
             config,
             jwt,
             schema,
+            pay_cache: Arc::default(),
             redis,
         }
     }

@@ -137,8 +137,13 @@ impl CallSheetContent {
         if self.planned_meals.len() > 3 {
             return Err(Error::invalid("plannedMeals", "at most 3 meals"));
         }
+        let mut planned_meals = Vec::with_capacity(self.planned_meals.len());
         for (i, m) in self.planned_meals.iter().enumerate() {
             near(&format!("plannedMeals[{i}].at"), m.at)?;
+            planned_meals.push(PlannedMeal {
+                at: m.at,
+                note: free_text(&format!("plannedMeals[{i}].note"), m.note.clone(), 200)?,
+            });
         }
         if self.locations.len() > 20 {
             return Err(Error::invalid("locations", "at most 20 locations"));
@@ -160,19 +165,10 @@ impl CallSheetContent {
                 ));
             }
         }
-        let text = |field: &str, v: Option<String>, max: usize| -> Result<Option<String>> {
-            match v.as_deref().map(str::trim) {
-                None | Some("") => Ok(None),
-                Some(s) if s.chars().count() > max => Err(Error::invalid(
-                    field,
-                    format!("must be at most {max} characters"),
-                )),
-                Some(s) => Ok(Some(s.to_owned())),
-            }
-        };
         Ok(Self {
-            nearest_hospital: text("nearestHospital", self.nearest_hospital.clone(), 500)?,
-            notes: text("notes", self.notes.clone(), 10_000)?,
+            nearest_hospital: free_text("nearestHospital", self.nearest_hospital.clone(), 500)?,
+            notes: free_text("notes", self.notes.clone(), 10_000)?,
+            planned_meals,
             locations,
             ..self
         })
@@ -185,6 +181,25 @@ impl CallSheetContent {
         find(CallTarget::CrewMember(crew_member))
             .or_else(|| find(CallTarget::Department(department)))
             .unwrap_or(self.general_call)
+    }
+}
+
+/// Optional free text: trimmed, bounded, and free of control characters other than line breaks
+/// and tabs (PostgreSQL refuses NUL, and nothing else belongs on a call sheet).
+fn free_text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) if s.chars().count() > max => Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        )),
+        Some(s)
+            if s.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') =>
+        {
+            Err(Error::invalid(field, "must not contain control characters"))
+        }
+        Some(s) => Ok(Some(s.to_owned())),
     }
 }
 

@@ -146,6 +146,8 @@ pub struct CrewMember {
     pub rule_set: String,
     pub user_id: Option<Uuid>,
     pub version: i32,
+    /// Bumped by every change to the crew member's punches, days or deal; keys cached pay.
+    pub time_version: i32,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -6,6 +6,7 @@ pub mod callsheet;
 pub mod crew;
 pub mod error;
 pub mod pay;
+pub mod payroll;
 pub mod production;
 pub mod time;
 

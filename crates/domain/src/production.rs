@@ -38,6 +38,8 @@ pub struct Department {
     pub production_id: Uuid,
     pub name: String,
     pub code: Option<String>,
+    /// The department's daily labour budget, for the hot cost report.
+    pub daily_budget: Option<rust_decimal::Decimal>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -298,6 +298,25 @@ impl Timeline {
     }
 }
 
+/// The dates crewtime accepts from clients; far enough either way for any production, and
+/// small enough that date arithmetic and PostgreSQL can never overflow.
+pub fn check_date(field: &str, date: NaiveDate) -> Result<NaiveDate> {
+    let ok = (1900..=2199).contains(&date.year());
+    if ok {
+        Ok(date)
+    } else {
+        Err(Error::invalid(
+            field,
+            "must be a date between the years 1900 and 2199",
+        ))
+    }
+}
+
+/// The instants crewtime accepts from clients (see [`check_date`]).
+pub fn check_instant(field: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    check_date(field, at.date_naive()).map(|_| at)
+}
+
 /// The local date of an instant in the production's timezone: the date a call names.
 pub fn local_date(at: DateTime<Utc>, tz: Tz) -> NaiveDate {
     at.with_timezone(&tz).date_naive()

@@ -8,6 +8,7 @@ use crewtime_domain::{Error, Result};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
+use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::{db_err, is_unique_violation, TenantTx};
 
 #[derive(FromQueryResult)]
@@ -69,7 +70,35 @@ fn sheet(r: SheetRow, calls: Vec<CallTime>) -> Result<CallSheet> {
 
 impl TenantTx {
     /// Starts a draft for a shoot day. A day has at most one draft at a time.
-    pub async fn create_call_sheet(&self, content: &CallSheetContent) -> Result<CallSheet> {
+    pub async fn create_call_sheet(
+        &self,
+        actor: Uuid,
+        content: &CallSheetContent,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<CallSheet> {
+        const OP: &str = "createCallSheet";
+        if let Some(key) = key {
+            let hash =
+                idempotency::request_hash(&serde_json::to_value(content).map_err(Error::internal)?);
+            if let Claim::Replay(v) =
+                idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
+            {
+                let id = crate::crew::replay_id(&v, "callSheetId")?;
+                return self
+                    .call_sheet(id)
+                    .await?
+                    .ok_or(Error::NotFound("call sheet"));
+            }
+        }
+        let sheet = self.new_issue(content).await?;
+        if let Some(key) = key {
+            let answer = serde_json::json!({ "callSheetId": sheet.id });
+            idempotency::complete(self.conn(), "idempotency_keys", actor, OP, key, &answer).await?;
+        }
+        Ok(sheet)
+    }
+
+    async fn new_issue(&self, content: &CallSheetContent) -> Result<CallSheet> {
         self.check_call_targets(content).await?;
         let issue = self
             .conn()
@@ -285,7 +314,7 @@ impl TenantTx {
                 "only the published issue can be re-issued".into(),
             ));
         }
-        self.create_call_sheet(&current.content).await
+        self.new_issue(&current.content).await
     }
 
     pub async fn call_sheet(&self, id: Uuid) -> Result<Option<CallSheet>> {

@@ -25,6 +25,7 @@ struct CrewRow {
     rule_set: String,
     user_id: Option<Uuid>,
     version: i32,
+    time_version: i32,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -42,14 +43,34 @@ impl From<CrewRow> for CrewMember {
             rule_set: r.rule_set,
             user_id: r.user_id,
             version: r.version,
+            time_version: r.time_version,
             created_at: r.created_at,
+        }
+    }
+}
+
+/// Which crew members a caller may list: everyone, or some departments and themself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrewScope {
+    All,
+    Limited { departments: Vec<Uuid>, user: Uuid },
+}
+
+impl CrewScope {
+    /// Values for `($n::bool OR department_id = ANY($n+1) OR user_id = $n+2)`.
+    pub(crate) fn values(&self) -> [sea_orm::Value; 3] {
+        match self {
+            CrewScope::All => [true.into(), Vec::<Uuid>::new().into(), Uuid::nil().into()],
+            CrewScope::Limited { departments, user } => {
+                [false.into(), departments.clone().into(), (*user).into()]
+            }
         }
     }
 }
 
 const CREW_COLUMNS: &str =
     "id, department_id, name, email, position, occupation_code, union_name, \
-     union_local, rule_set, user_id, version, created_at";
+     union_local, rule_set, user_id, version, time_version, created_at";
 
 #[derive(FromQueryResult)]
 struct DealRow {
@@ -235,7 +256,8 @@ impl TenantTx {
         let row = CrewRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
-                "UPDATE crew_members SET version = version + 1 WHERE id = $1 AND version = $2 RETURNING {CREW_COLUMNS}"
+                "UPDATE crew_members SET version = version + 1, time_version = time_version + 1 \
+                 WHERE id = $1 AND version = $2 RETURNING {CREW_COLUMNS}"
             ),
             [crew.into(), expected.into()],
         ))
@@ -300,17 +322,27 @@ impl TenantTx {
     /// A page of crew in creation order, optionally of one department.
     pub async fn crew_members(
         &self,
+        scope: &CrewScope,
         department: Option<Uuid>,
         after: Option<Uuid>,
         limit: u64,
     ) -> Result<Vec<CrewMember>> {
+        let [all, departments, user] = scope.values();
         let rows = CrewRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
                 "SELECT {CREW_COLUMNS} FROM crew_members WHERE ($1::uuid IS NULL OR department_id = $1) \
-                 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+                 AND ($2::uuid IS NULL OR id > $2) \
+                 AND ($4::bool OR department_id = ANY($5) OR user_id = $6) ORDER BY id LIMIT $3"
             ),
-            [department.into(), after.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+            [
+                department.into(),
+                after.into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+                all,
+                departments,
+                user,
+            ],
         ))
         .all(self.conn())
         .await
@@ -355,6 +387,35 @@ impl TenantTx {
     /// Imports a crew list all or nothing: departments are matched by name or code
     /// (case-insensitive), and rows whose email is already on the crew are reported.
     pub async fn import_crew(
+        &self,
+        actor: Uuid,
+        csv: &str,
+        rows: &[ImportRow],
+        key: Option<&IdempotencyKey>,
+    ) -> Result<std::result::Result<Vec<CrewMember>, Vec<RowProblem>>> {
+        const OP: &str = "importCrew";
+        let hash = idempotency::request_hash(&serde_json::json!({ "csv": csv }));
+        if let Some(key) = key {
+            if let Claim::Replay(v) =
+                idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
+            {
+                let ids: Vec<Uuid> = serde_json::from_value(v["crewMemberIds"].clone())
+                    .map_err(|e| Error::internal(format!("stored import answer: {e}")))?;
+                let mut crew = self.crew_members_by_ids(&ids).await?;
+                crew.sort_by_key(|c| c.id);
+                return Ok(Ok(crew));
+            }
+        }
+        let result = self.import_rows(rows).await?;
+        if let (Some(key), Ok(crew)) = (key, &result) {
+            let ids: Vec<Uuid> = crew.iter().map(|c| c.id).collect();
+            let answer = serde_json::json!({ "crewMemberIds": ids });
+            idempotency::complete(self.conn(), "idempotency_keys", actor, OP, key, &answer).await?;
+        }
+        Ok(result)
+    }
+
+    async fn import_rows(
         &self,
         rows: &[ImportRow],
     ) -> Result<std::result::Result<Vec<CrewMember>, Vec<RowProblem>>> {

@@ -13,10 +13,11 @@ struct DepartmentRow {
     id: Uuid,
     name: String,
     code: Option<String>,
+    daily_budget: Option<rust_decimal::Decimal>,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
-const COLUMNS: &str = "id, name, code, created_at";
+const COLUMNS: &str = "id, name, code, daily_budget, created_at";
 
 impl TenantTx {
     fn department(&self, r: DepartmentRow) -> Department {
@@ -25,6 +26,7 @@ impl TenantTx {
             production_id: self.production().id,
             name: r.name,
             code: r.code,
+            daily_budget: r.daily_budget,
             created_at: r.created_at,
         }
     }
@@ -131,5 +133,25 @@ impl TenantTx {
         .await
         .map_err(db_err)?;
         Ok(rows.into_iter().map(|r| self.department(r)).collect())
+    }
+}
+
+impl TenantTx {
+    /// Sets (or clears) a department's daily labour budget.
+    pub async fn set_department_budget(
+        &self,
+        id: Uuid,
+        budget: Option<rust_decimal::Decimal>,
+    ) -> Result<Department> {
+        let row = DepartmentRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("UPDATE departments SET daily_budget = $2, version = version + 1 WHERE id = $1 RETURNING {COLUMNS}"),
+            [id.into(), budget.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("department"))?;
+        Ok(self.department(row))
     }
 }

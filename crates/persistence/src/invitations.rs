@@ -101,7 +101,8 @@ impl Store {
             Some(_) => self.verify_login(&row.email, password).await?,
             None => {
                 check_password(password)?;
-                self.create_user(&row.email, password, false).await?
+                self.create_user_in(&txn, &row.email, password, false)
+                    .await?
             }
         };
         txn.execute(Statement::from_sql_and_values(

@@ -13,6 +13,7 @@ pub mod invitations;
 pub mod migrate;
 pub mod productions;
 pub mod punches;
+pub mod rule_sets;
 mod tenant;
 pub mod tokens;
 pub mod users;
@@ -25,8 +26,14 @@ use crewtime_domain::Error;
 use sea_orm::{DbErr, RuntimeErr};
 
 /// Maps a database fault to the domain error. Details go to the log, never to the client.
+/// A deadlock or serialisation failure is the client's to retry, so it is a `CONFLICT`.
 pub(crate) fn db_err(e: DbErr) -> Error {
-    Error::internal(format!("database: {e}"))
+    match sql_state(&e).as_deref() {
+        Some("40P01") | Some("40001") => {
+            Error::Conflict("a concurrent change got in the way; retry the request".into())
+        }
+        _ => Error::internal(format!("database: {e}")),
+    }
 }
 
 /// True when PostgreSQL refused a write because of a unique index.

@@ -48,13 +48,28 @@ impl Store {
         report.control_applied = apply::<ControlMigrator>(&txn).await?;
         txn.commit().await.map_err(db_err)?;
 
-        for production in self.all_productions().await? {
-            let txn = self.db.begin().await.map_err(db_err)?;
-            lock(&txn, false).await?;
-            set_search_path(&txn, &production.schema_name).await?;
-            report.production_applied += apply::<ProductionMigrator>(&txn).await?;
-            txn.commit().await.map_err(db_err)?;
-            report.productions += 1;
+        // Productions created while this runs (by a node of either version) are picked up by the
+        // next pass; the loop ends when a pass finds none it has not migrated.
+        let mut done = std::collections::HashSet::new();
+        loop {
+            let pending: Vec<Production> = self
+                .all_productions()
+                .await?
+                .into_iter()
+                .filter(|p| !done.contains(&p.id))
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
+            for production in pending {
+                let txn = self.db.begin().await.map_err(db_err)?;
+                lock(&txn, false).await?;
+                set_search_path(&txn, &production.schema_name).await?;
+                report.production_applied += apply::<ProductionMigrator>(&txn).await?;
+                txn.commit().await.map_err(db_err)?;
+                report.productions += 1;
+                done.insert(production.id);
+            }
         }
         Ok(report)
     }
@@ -94,7 +109,6 @@ pub(crate) async fn create_production_schema(
     txn: &DatabaseTransaction,
     production: &Production,
 ) -> Result<()> {
-    lock(txn, true).await?;
     txn.execute(Statement::from_string(
         DbBackend::Postgres,
         // The name is derived from a UUID and checked by the table's CHECK constraint.
@@ -108,7 +122,7 @@ pub(crate) async fn create_production_schema(
     Ok(())
 }
 
-async fn lock(txn: &DatabaseTransaction, shared: bool) -> Result<()> {
+pub(crate) async fn lock(txn: &DatabaseTransaction, shared: bool) -> Result<()> {
     let f = if shared {
         "pg_advisory_xact_lock_shared"
     } else {

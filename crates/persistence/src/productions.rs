@@ -73,6 +73,8 @@ impl Store {
     ) -> Result<Production> {
         const OP: &str = "createProduction";
         let txn = self.db.begin().await.map_err(db_err)?;
+        // First, so a migration (holding the lock exclusively) and a creation never interleave.
+        migrate::lock(&txn, true).await?;
         if let Some(key) = key {
             let hash = idempotency::request_hash(&serde_json::json!({
                 "name": input.name, "timezone": input.timezone, "currency": input.currency,

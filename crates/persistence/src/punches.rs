@@ -30,6 +30,8 @@ pub struct Settings {
     /// ISO weekday of the work week's last day (6 = Saturday).
     pub work_week_ends: u8,
     pub version: i32,
+    /// Bumped by every rule set change; keys cached pay.
+    pub rules_version: i32,
 }
 
 #[derive(FromQueryResult)]
@@ -67,6 +69,17 @@ struct DayRow {
     version: i32,
 }
 
+/// Which crew a timecard list holds, and which page.
+#[derive(Debug, Clone, Copy)]
+pub struct CrewFilter<'a> {
+    pub scope: &'a crate::crew::CrewScope,
+    pub department: Option<Uuid>,
+    /// A timecard status; cards without a row are DRAFT.
+    pub status: Option<&'a str>,
+    pub after: Option<Uuid>,
+    pub limit: u64,
+}
+
 /// A change to a recorded punch.
 #[derive(Debug, Clone, Copy)]
 pub struct PunchCorrection<'a> {
@@ -91,7 +104,7 @@ impl TenantTx {
             .conn()
             .query_one(Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT work_week_ends, version FROM settings WHERE id = 1",
+                "SELECT work_week_ends, version, rules_version FROM settings WHERE id = 1",
             ))
             .await
             .map_err(db_err)?
@@ -100,6 +113,7 @@ impl TenantTx {
         Ok(Settings {
             work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
             version: row.try_get("", "version").map_err(db_err)?,
+            rules_version: row.try_get("", "rules_version").map_err(db_err)?,
         })
     }
 
@@ -170,6 +184,21 @@ impl TenantTx {
             return serde_json::from_value(v)
                 .map_err(|e| Error::internal(format!("stored punches: {e}")));
         }
+        let mut sorted = crew.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != crew.len() {
+            return Err(Error::invalid("crewMemberIds", "names a crew member twice"));
+        }
+        // Lock everyone up front, in id order, so two overlapping batches cannot deadlock.
+        self.conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT id FROM crew_members WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                [sorted.into()],
+            ))
+            .await
+            .map_err(db_err)?;
         let mut out = Vec::with_capacity(crew.len());
         for (i, c) in crew.iter().enumerate() {
             let punch = NewPunch {
@@ -201,7 +230,9 @@ impl TenantTx {
             .conn()
             .query_one(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT 1 FROM crew_members WHERE id = $1 FOR UPDATE",
+                // Locks the crew member for the rest of the transaction and bumps the version
+                // that keys their cached pay.
+                "UPDATE crew_members SET time_version = time_version + 1 WHERE id = $1 RETURNING 1",
                 [crew.into()],
             ))
             .await
@@ -229,6 +260,8 @@ impl TenantTx {
             day.punches.iter().map(|x| (x.kind, x.at)).collect();
         times.push((p.kind, p.at));
         timeline(&times)?;
+        self.check_neighbours(p.crew_member_id, day.id, day.date, &times)
+            .await?;
         let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
@@ -337,6 +370,8 @@ impl TenantTx {
             })
             .collect();
         timeline(&times)?;
+        self.check_neighbours(current.crew_member_id, day.id, day.date, &times)
+            .await?;
         if c.kind == PunchKind::Call {
             let date = local_date(c.at, tz);
             if date != day.date {
@@ -558,11 +593,16 @@ impl TenantTx {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-        department: Option<Uuid>,
-        status: Option<&str>,
-        after: Option<Uuid>,
-        limit: u64,
+        filter: &CrewFilter<'_>,
     ) -> Result<Vec<crewtime_domain::crew::CrewMember>> {
+        let CrewFilter {
+            scope,
+            department,
+            status,
+            after,
+            limit,
+        } = *filter;
+        let [all, departments, user] = scope.values();
         let ids: Vec<Uuid> = self
             .conn()
             .query_all(Statement::from_sql_and_values(
@@ -572,6 +612,7 @@ impl TenantTx {
                  AND EXISTS (SELECT 1 FROM work_days d WHERE d.crew_member_id = c.id AND d.work_date BETWEEN $1 AND $2) \
                  AND ($6::text IS NULL OR COALESCE((SELECT t.status FROM timecards t \
                       WHERE t.crew_member_id = c.id AND t.week_ending = $2), 'DRAFT') = $6) \
+                 AND ($7::bool OR c.department_id = ANY($8) OR c.user_id = $9) \
                  ORDER BY c.id LIMIT $5",
                 [
                     from.into(),
@@ -580,6 +621,9 @@ impl TenantTx {
                     after.into(),
                     i64::try_from(limit).unwrap_or(i64::MAX).into(),
                     status.map(str::to_owned).into(),
+                    all,
+                    departments,
+                    user,
                 ],
             ))
             .await
@@ -590,5 +634,132 @@ impl TenantTx {
         let mut crew = self.crew_members_by_ids(&ids).await?;
         crew.sort_by_key(|c| c.id);
         Ok(crew)
+    }
+}
+
+impl TenantTx {
+    /// The wrap of each crew member's last work day before `date`.
+    pub async fn previous_wraps(
+        &self,
+        crew: &[Uuid],
+        date: NaiveDate,
+    ) -> Result<std::collections::HashMap<Uuid, DateTime<Utc>>> {
+        let rows = self
+            .conn()
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT DISTINCT ON (p.crew_member_id) p.crew_member_id, p.at FROM punches p \
+                 JOIN work_days d ON d.id = p.work_day_id \
+                 WHERE p.crew_member_id = ANY($1) AND d.work_date < $2 AND p.kind = 'WRAP' AND p.deleted_at IS NULL \
+                 ORDER BY p.crew_member_id, d.work_date DESC",
+                [crew.to_vec().into(), date.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<Uuid>("", "crew_member_id").map_err(db_err)?,
+                    r.try_get::<DateTime<Utc>>("", "at").map_err(db_err)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The dates on which anyone in the production worked, up to and including `date`.
+    pub async fn shoot_days_until(&self, date: NaiveDate) -> Result<Vec<NaiveDate>> {
+        let rows = self
+            .conn()
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT DISTINCT work_date FROM work_days d WHERE work_date <= $1 \
+                 AND EXISTS (SELECT 1 FROM punches p WHERE p.work_day_id = d.id AND p.deleted_at IS NULL) \
+                 ORDER BY work_date",
+                [date.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|r| r.try_get_by_index::<NaiveDate>(0).map_err(db_err))
+            .collect()
+    }
+}
+
+impl TenantTx {
+    /// Keeps work days from overlapping: a day's call must come after the previous day's wrap
+    /// (which must exist), and every punch of the day must come before the next day's call.
+    async fn check_neighbours(
+        &self,
+        crew: Uuid,
+        day: Uuid,
+        date: NaiveDate,
+        times: &[(PunchKind, DateTime<Utc>)],
+    ) -> Result<()> {
+        let Some(call) = times
+            .iter()
+            .find(|(k, _)| *k == PunchKind::Call)
+            .map(|(_, at)| *at)
+        else {
+            return Ok(());
+        };
+        let last = times.iter().map(|(_, at)| *at).max().unwrap_or(call);
+        let rows = self
+            .conn()
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT d.work_date, max(p.at) FILTER (WHERE p.kind = 'CALL') AS call_at, \
+                 max(p.at) FILTER (WHERE p.kind = 'WRAP') AS wrap_at \
+                 FROM work_days d JOIN punches p ON p.work_day_id = d.id AND p.deleted_at IS NULL \
+                 WHERE d.crew_member_id = $1 AND d.id <> $2 \
+                 AND d.work_date BETWEEN $3::date - 3 AND $3::date + 3 GROUP BY d.work_date",
+                [crew.into(), day.into(), date.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        let mut days: Vec<(NaiveDate, DateTime<Utc>, Option<DateTime<Utc>>)> = Vec::new();
+        for r in rows {
+            let call_at: Option<DateTime<Utc>> = r.try_get("", "call_at").map_err(db_err)?;
+            if let Some(c) = call_at {
+                days.push((
+                    r.try_get("", "work_date").map_err(db_err)?,
+                    c,
+                    r.try_get("", "wrap_at").map_err(db_err)?,
+                ));
+            }
+        }
+        if let Some((d, _, wrap)) = days
+            .iter()
+            .filter(|(_, c, _)| *c < call)
+            .max_by_key(|(_, c, _)| *c)
+        {
+            match wrap {
+                Some(w) if *w <= call => {}
+                Some(w) => {
+                    return Err(Error::invalid(
+                        "at",
+                        format!("the call overlaps the work day of {d}, wrapped at {w}"),
+                    ))
+                }
+                None => {
+                    return Err(Error::invalid(
+                        "at",
+                        format!("the work day of {d} has no wrap yet; record it first"),
+                    ))
+                }
+            }
+        }
+        if let Some((d, c, _)) = days
+            .iter()
+            .filter(|(_, c, _)| *c >= call)
+            .min_by_key(|(_, c, _)| *c)
+        {
+            if last >= *c {
+                return Err(Error::invalid(
+                    "at",
+                    format!("runs into the work day of {d}, called at {c}"),
+                ));
+            }
+        }
+        Ok(())
     }
 }

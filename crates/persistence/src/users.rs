@@ -38,6 +38,18 @@ const USER_COLUMNS: &str = "id, email, password_hash, is_admin, disabled, create
 impl Store {
     /// Creates a user. A duplicate email is `CONFLICT`.
     pub async fn create_user(&self, email: &str, password: &str, is_admin: bool) -> Result<User> {
+        self.create_user_in(&self.db, email, password, is_admin)
+            .await
+    }
+
+    /// Creates a user inside the caller's transaction.
+    pub(crate) async fn create_user_in<C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+        email: &str,
+        password: &str,
+        is_admin: bool,
+    ) -> Result<User> {
         let email = parse_email(email)?;
         check_password(password)?;
         let hash = hash_password(password.to_owned()).await?;
@@ -49,7 +61,7 @@ impl Store {
             ),
             [Uuid::now_v7().into(), email.into(), hash.into(), is_admin.into()],
         ))
-        .one(&self.db)
+        .one(conn)
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {

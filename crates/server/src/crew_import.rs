@@ -23,7 +23,8 @@ pub async fn run(
         Err(problems) => return Ok(Err(problems)),
     };
     let tx = TenantTx::begin(store, &production).await?;
-    match tx.import_crew(&rows).await? {
+    // The operator's command has no idempotency key: a re-run reports the rows as existing.
+    match tx.import_crew(Uuid::nil(), csv, &rows, None).await? {
         Ok(crew) => {
             tx.commit().await?;
             Ok(Ok(crew.len()))

@@ -26,6 +26,9 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Price pay cases in the pay-vector format read from standard input (one case or a list)
+    /// and print each result shaped like a vector's `expected`.
+    Pay,
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -87,9 +90,13 @@ enum DemoCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Schema = cli.command {
-        print!("{}", crewtime_api::sdl());
-        return ExitCode::SUCCESS;
+    match cli.command {
+        Command::Schema => {
+            print!("{}", crewtime_api::sdl());
+            return ExitCode::SUCCESS;
+        }
+        Command::Pay => return pay_from_stdin(),
+        _ => {}
     }
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -120,7 +127,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Schema => unreachable_schema(),
+        Command::Schema | Command::Pay => Ok(()),
         Command::Serve => {
             let server = Server::build(config.clone()).await?;
             let pending = server.store().pending_control_migrations().await?;
@@ -210,9 +217,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-fn unreachable_schema() -> anyhow::Result<()> {
-    print!("{}", crewtime_api::sdl());
-    Ok(())
+/// `crewtime pay`: needs no database; bad input names the field and exits 1.
+fn pay_from_stdin() -> ExitCode {
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        eprintln!("crewtime pay: cannot read standard input: {e}");
+        return ExitCode::FAILURE;
+    }
+    let input: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("crewtime pay: input is not JSON: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match crewtime_api::pay_preview(&input) {
+        Ok(out) => {
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("crewtime pay: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn store(config: &Config) -> anyhow::Result<Store> {

@@ -11,5 +11,9 @@ pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
             name: "p0002_crew_call_sheets_punches",
             up: include_str!("p0002_crew_call_sheets_punches.sql"),
         }),
+        Box::new(SqlMigration {
+            name: "p0003_rule_sets_budgets",
+            up: include_str!("p0003_rule_sets_budgets.sql"),
+        }),
     ]
 }

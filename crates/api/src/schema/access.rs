@@ -7,6 +7,7 @@ use crewtime_domain::auth::Role;
 use crewtime_domain::crew::CrewMember;
 use crewtime_domain::production::Production;
 use crewtime_domain::{Error, Result};
+use crewtime_persistence::crew::CrewScope;
 use crewtime_persistence::productions::MemberView;
 use uuid::Uuid;
 
@@ -47,18 +48,22 @@ impl Access {
         crew.user_id == Some(self.user)
     }
 
-    /// The department a department head is limited to, when that is all they are.
-    pub(crate) fn department_scope(&self) -> Option<Vec<Uuid>> {
+    /// Whose crew records and time the caller may list: the office sees everyone, a
+    /// department head their departments, crew themselves.
+    pub(crate) fn crew_scope(&self) -> CrewScope {
         if self.has_any(&[Role::Admin, Role::Upm, Role::Accountant, Role::Coordinator]) {
-            return None;
+            return CrewScope::All;
         }
-        Some(
-            self.view
+        CrewScope::Limited {
+            departments: self
+                .view
                 .memberships
                 .iter()
+                .filter(|m| m.role == Role::DepartmentHead)
                 .filter_map(|m| m.department_id)
                 .collect(),
-        )
+            user: self.user,
+        }
     }
 
     pub(crate) fn can_manage_crew(&self) -> bool {

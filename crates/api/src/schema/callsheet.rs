@@ -156,6 +156,7 @@ pub(crate) async fn issues(
     access: &Access,
     date: NaiveDate,
 ) -> async_graphql::Result<Vec<CallSheet>> {
+    crewtime_domain::time::check_date("date", date).gql()?;
     let tx = TenantTx::begin(&rc.store, access.production())
         .await
         .gql()?;
@@ -231,6 +232,7 @@ pub(crate) struct CallSheetInput {
 
 impl CallSheetInput {
     fn content(self, access: &Access) -> async_graphql::Result<CallSheetContent> {
+        crewtime_domain::time::check_date("shootDate", self.shoot_date).gql()?;
         let mut calls = Vec::new();
         for (i, c) in self.department_calls.iter().enumerate() {
             let field = format!("departmentCalls[{i}].departmentId");
@@ -288,6 +290,8 @@ impl CallSheetInput {
 pub(crate) struct CreateCallSheetInput {
     production_id: ID,
     sheet: CallSheetInput,
+    /// Replaying the key returns the first answer and creates nothing.
+    idempotency_key: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -344,7 +348,16 @@ impl CallSheetMutation {
         let tx = TenantTx::begin(&rc.store, access.production())
             .await
             .gql()?;
-        let sheet = tx.create_call_sheet(&content).await.gql()?;
+        let key = input
+            .idempotency_key
+            .as_deref()
+            .map(crewtime_persistence::IdempotencyKey::parse)
+            .transpose()
+            .gql()?;
+        let sheet = tx
+            .create_call_sheet(access.user, &content, key.as_ref())
+            .await
+            .gql()?;
         tx.commit().await.gql()?;
         Ok(CallSheetPayload {
             call_sheet: CallSheet(access, sheet),

@@ -64,8 +64,12 @@ impl CrewMember {
     async fn name(&self) -> &str {
         &self.crew.name
     }
-    async fn email(&self) -> Option<&str> {
-        self.crew.email.as_deref()
+    /// Office roles, the crew member's department head and the crew member themself.
+    async fn email(&self) -> async_graphql::Result<Option<&str>> {
+        self.access
+            .require(self.access.can_read_time(&self.crew), "see crew emails")
+            .gql()?;
+        Ok(self.crew.email.as_deref())
     }
     async fn position(&self) -> &str {
         &self.crew.position
@@ -106,6 +110,9 @@ impl CrewMember {
         ctx: &Context<'_>,
         date: Option<NaiveDate>,
     ) -> async_graphql::Result<Option<Deal>> {
+        if let Some(d) = date {
+            crewtime_domain::time::check_date("date", d).gql()?;
+        }
         let deals = self.deals_checked(ctx).await?;
         let tz = self.access.production().tz().gql()?;
         let date = date.unwrap_or_else(|| local_date(Utc::now(), tz));
@@ -229,7 +236,10 @@ pub(crate) async fn crew_page(
     let tx = TenantTx::begin(&rc.store, access.production())
         .await
         .gql()?;
-    let rows = tx.crew_members(department, after, limit + 1).await.gql()?;
+    let rows = tx
+        .crew_members(&access.crew_scope(), department, after, limit + 1)
+        .await
+        .gql()?;
     tx.commit().await.gql()?;
     Ok(page(
         rows,
@@ -273,6 +283,7 @@ pub(crate) struct DealInput {
 
 impl DealInput {
     fn terms(&self) -> crewtime_domain::Result<DealTerms> {
+        crewtime_domain::time::check_date("deal.effectiveFrom", self.effective_from)?;
         DealTerms::parse(self.kind.into(), self.rate, self.guaranteed_hours)
     }
 }
@@ -318,6 +329,8 @@ pub(crate) struct ImportCrewInput {
     /// CSV with a header row naming the columns: name, email, department, position,
     /// occupation_code, union, local, deal, rate, guaranteed_hours, rule_set, effective_from.
     csv: String,
+    /// Replaying the key returns the first import's crew and imports nothing.
+    idempotency_key: Option<String>,
 }
 
 /// What was wrong with one row of an import.
@@ -470,7 +483,17 @@ impl CrewMutation {
         let tx = TenantTx::begin(&rc.store, access.production())
             .await
             .gql()?;
-        match tx.import_crew(&rows).await.gql()? {
+        let key = input
+            .idempotency_key
+            .as_deref()
+            .map(IdempotencyKey::parse)
+            .transpose()
+            .gql()?;
+        match tx
+            .import_crew(access.user, &input.csv, &rows, key.as_ref())
+            .await
+            .gql()?
+        {
             Ok(crew) => {
                 tx.commit().await.gql()?;
                 Ok(ImportCrewPayload {

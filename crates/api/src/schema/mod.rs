@@ -5,6 +5,7 @@ mod callsheet;
 mod connection;
 mod crew;
 mod loaders;
+mod pay;
 mod production;
 mod session;
 mod time;
@@ -23,6 +24,7 @@ use crewtime_domain::{Error, Result};
 
 pub(crate) use access::Access;
 pub(crate) use loaders::Loaders;
+pub use pay::preview as pay_preview;
 
 pub type CrewtimeSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -31,6 +33,7 @@ pub struct Query(
     session::SessionQuery,
     production::ProductionQuery,
     time::TimeQuery,
+    pay::PayQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,6 +43,7 @@ pub struct Mutation(
     crew::CrewMutation,
     callsheet::CallSheetMutation,
     time::TimeMutation,
+    pay::PayMutation,
 );
 
 /// What every resolver can reach for one request.
@@ -49,6 +53,7 @@ pub(crate) struct RequestCtx {
     pub config: Arc<ApiConfig>,
     pub jwt: Arc<JwtKeys>,
     pub principal: Option<Principal>,
+    pub pay_cache: Arc<crate::pay_cache::PayCache>,
     /// The caller's view of each production this request touched, so membership is read once.
     views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>>,
     pub loaders: Arc<Loaders>,
@@ -60,6 +65,7 @@ impl RequestCtx {
         config: Arc<ApiConfig>,
         jwt: Arc<JwtKeys>,
         principal: Option<Principal>,
+        pay_cache: Arc<crate::pay_cache::PayCache>,
     ) -> Self {
         let views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>> = Arc::default();
         let loaders = Arc::new(Loaders::new(store.clone(), views.clone()));
@@ -68,6 +74,7 @@ impl RequestCtx {
             config,
             jwt,
             principal,
+            pay_cache,
             views,
             loaders,
         }

@@ -100,7 +100,9 @@ impl Production {
     }
 
     /// The crew, oldest first, optionally of one department.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        complexity = "(first.unwrap_or(20).clamp(0, 1000) as usize).saturating_mul(child_complexity).saturating_add(1)"
+    )]
     async fn crew(
         &self,
         ctx: &Context<'_>,
@@ -144,9 +146,47 @@ impl Production {
         super::callsheet::issues(RequestCtx::get(ctx), &self.0, date).await
     }
 
+    /// The production's stored rule set versions (crew on a rule set with no stored version
+    /// are priced with the shipped preset).
+    async fn rule_sets(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::pay::RuleSetVersion>> {
+        let rc = RequestCtx::get(ctx);
+        let tx = TenantTx::begin(&rc.store, self.0.production())
+            .await
+            .gql()?;
+        let stored = tx.rule_sets().await.gql()?;
+        tx.commit().await.gql()?;
+        stored
+            .into_iter()
+            .map(super::pay::RuleSetVersion::from_stored)
+            .collect()
+    }
+
+    /// The payroll batch for a week (CSV and JSON). Accountants, UPMs and admins.
+    async fn payroll_export(
+        &self,
+        ctx: &Context<'_>,
+        week_ending: chrono::NaiveDate,
+    ) -> async_graphql::Result<super::pay::PayrollExport> {
+        super::pay::payroll_export(RequestCtx::get(ctx), &self.0, week_ending).await
+    }
+
+    /// Actual labour cost against budget per department for a shoot day, and to date.
+    async fn hot_cost(
+        &self,
+        ctx: &Context<'_>,
+        date: chrono::NaiveDate,
+    ) -> async_graphql::Result<super::pay::HotCost> {
+        super::pay::hot_cost(RequestCtx::get(ctx), &self.0, date).await
+    }
+
     /// The week's timecards: every crew member with time that week, optionally of one
     /// department or status.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        complexity = "(first.unwrap_or(20).clamp(0, 1000) as usize).saturating_mul(child_complexity).saturating_add(1)"
+    )]
     async fn timecards(
         &self,
         ctx: &Context<'_>,
@@ -168,7 +208,9 @@ impl Production {
         .await
     }
 
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        complexity = "(first.unwrap_or(20).clamp(0, 1000) as usize).saturating_mul(child_complexity).saturating_add(1)"
+    )]
     async fn departments(
         &self,
         ctx: &Context<'_>,
@@ -247,7 +289,9 @@ pub(crate) struct ProductionQuery;
 #[Object]
 impl ProductionQuery {
     /// The productions the caller is a member of, oldest first.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        complexity = "(first.unwrap_or(20).clamp(0, 1000) as usize).saturating_mul(child_complexity).saturating_add(1)"
+    )]
     async fn productions(
         &self,
         ctx: &Context<'_>,

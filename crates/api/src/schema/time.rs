@@ -5,11 +5,11 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crewtime_domain::crew::CrewMember as DomainCrew;
 use crewtime_domain::time::{
-    check_week_ending, local_date, timeline, DayStatus as DomainStatus, DayType as DomainDayType,
-    Punch as DomainPunch, PunchKind as DomainKind,
+    check_date, check_instant, check_week_ending, local_date, timeline, DayStatus as DomainStatus,
+    DayType as DomainDayType, Punch as DomainPunch, PunchKind as DomainKind,
 };
 use crewtime_domain::Error;
-use crewtime_persistence::punches::{NewPunch, PunchCorrection, WorkDayRecord};
+use crewtime_persistence::punches::{CrewFilter, NewPunch, PunchCorrection, WorkDayRecord};
 use crewtime_persistence::{IdempotencyKey, TenantTx};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -260,6 +260,30 @@ impl Timecard {
             })
             .collect())
     }
+    /// The week's pay: per day its lines, penalties, premiums and gross, computed from the
+    /// stored punches, the deal and the rule set in force. `FORBIDDEN` for roles that may not
+    /// see pay.
+    async fn pay(&self, ctx: &Context<'_>) -> async_graphql::Result<super::pay::TimecardPay> {
+        self.access
+            .require(self.access.can_see_rates(&self.crew), "see pay")
+            .gql()?;
+        let rc = RequestCtx::get(ctx);
+        let weeks = super::pay::price_weeks(
+            rc,
+            &self.access,
+            std::slice::from_ref(&self.crew),
+            self.week_ending,
+        )
+        .await
+        .gql()?;
+        weeks
+            .get(&self.crew.id)
+            .cloned()
+            .map(super::pay::TimecardPay)
+            .ok_or(Error::internal("no priced week"))
+            .gql()
+    }
+
     /// Paid hours of the week so far, to two decimal places.
     async fn worked_hours(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
         let now = Utc::now();
@@ -327,27 +351,14 @@ pub(crate) async fn timecard_page(
     after: Option<String>,
 ) -> async_graphql::Result<Connection<String, Timecard>> {
     let rc = RequestCtx::get(ctx);
+    check_date("weekEnding", week_ending).gql()?;
     let limit = rc.page_size(first).gql()?;
     let after = after.as_deref().map(decode_cursor).transpose().gql()?;
-    let mut department = department_in(
+    let department = department_in(
         access,
         "departmentId",
         department_id.as_ref().map(|i| i.as_str()),
     )?;
-    let scope = access.department_scope();
-    if let Some(scope) = &scope {
-        // Department heads see their own department's cards; crew see their own card.
-        match department {
-            Some(d) if !scope.contains(&d) => {
-                return Err(Error::Forbidden(
-                    "you may only read your department's timecards".into(),
-                ))
-                .gql()
-            }
-            None if scope.len() == 1 => department = scope.first().copied(),
-            _ => {}
-        }
-    }
     let tx = TenantTx::begin(&rc.store, access.production())
         .await
         .gql()?;
@@ -356,13 +367,19 @@ pub(crate) async fn timecard_page(
     let status = status.map(|s| s.as_str());
     let from = week_ending - Duration::days(6);
     let rows = tx
-        .crew_with_days(from, week_ending, department, status, after, limit + 1)
+        .crew_with_days(
+            from,
+            week_ending,
+            &CrewFilter {
+                scope: &access.crew_scope(),
+                department,
+                status,
+                after,
+                limit: limit + 1,
+            },
+        )
         .await
         .gql()?;
-    let rows: Vec<DomainCrew> = rows
-        .into_iter()
-        .filter(|c| access.can_read_time(c))
-        .collect();
     // Read the page's days, departments and call sheets here, in this transaction, and feed
     // them to the request's loaders: the nested resolvers then run no SQL at all.
     let production = access.production().id;
@@ -420,6 +437,7 @@ impl TimeQuery {
         date: NaiveDate,
     ) -> async_graphql::Result<WorkDay> {
         let rc = RequestCtx::get(ctx);
+        check_date("date", date).gql()?;
         let member = crew_from_id(rc, "crewMemberId", &crew_member_id).await?;
         let access = member.access;
         access
@@ -454,6 +472,7 @@ impl TimeQuery {
         week_ending: NaiveDate,
     ) -> async_graphql::Result<Timecard> {
         let rc = RequestCtx::get(ctx);
+        check_date("weekEnding", week_ending).gql()?;
         let member = crew_from_id(rc, "crewMemberId", &crew_member_id).await?;
         let access = member.access;
         access
@@ -596,6 +615,7 @@ impl TimeMutation {
     ) -> async_graphql::Result<RecordPunchPayload> {
         let rc = RequestCtx::get(ctx);
         let key = IdempotencyKey::parse(&input.idempotency_key).gql()?;
+        check_instant("at", input.at).gql()?;
         let member = crew_from_id(rc, "crewMemberId", &input.crew_member_id).await?;
         let access = member.access;
         access
@@ -647,6 +667,7 @@ impl TimeMutation {
     ) -> async_graphql::Result<RecordPunchesPayload> {
         let rc = RequestCtx::get(ctx);
         let key = IdempotencyKey::parse(&input.idempotency_key).gql()?;
+        check_instant("at", input.at).gql()?;
         if input.crew_member_ids.is_empty() || input.crew_member_ids.len() > 500 {
             return Err(Error::invalid(
                 "crewMemberIds",
@@ -714,6 +735,9 @@ impl TimeMutation {
     ) -> async_graphql::Result<PunchPayload> {
         let rc = RequestCtx::get(ctx);
         let reason = required_reason(&input.reason).gql()?;
+        if let Some(at) = input.at {
+            check_instant("at", at).gql()?;
+        }
         let (access, punch, crew) = punch_target(rc, &input.punch_id).await?;
         access
             .require(
@@ -782,6 +806,7 @@ impl TimeMutation {
         input: SetDayTypeInput,
     ) -> async_graphql::Result<WorkDayPayload> {
         let rc = RequestCtx::get(ctx);
+        check_date("date", input.date).gql()?;
         let member = crew_from_id(rc, "crewMemberId", &input.crew_member_id).await?;
         let access = member.access;
         access
