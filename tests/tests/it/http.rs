@@ -166,3 +166,31 @@ async fn metrics_cover_http_graphql_and_the_pool() {
         assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn clients_cannot_mint_metric_labels() {
+    let app = TestApp::spawn().await;
+    let token = app.admin().await;
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ me { email } }", "operationName": "Invented123" }))
+        .send()
+        .await
+        .unwrap();
+    let _ = resp.text().await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains("Invented123"),
+        "a client-chosen name became a label"
+    );
+}

@@ -5,5 +5,6 @@ mod cli;
 mod crew;
 mod http;
 mod limits;
+mod pay;
 mod tenancy;
 mod time;

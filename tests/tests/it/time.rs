@@ -536,3 +536,103 @@ async fn a_department_week_of_two_hundred_crew_takes_a_fixed_number_of_statement
         "the department week must not grow with the crew"
     );
 }
+
+#[tokio::test]
+async fn work_days_cannot_overlap() {
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Gus").await;
+    app.punch(&token, &crew, "CALL", "2026-03-02T20:00:00-08:00")
+        .await;
+    // A new call while Monday's night is not wrapped.
+    let body = app
+        .punch(&token, &crew, "CALL", "2026-03-03T02:00:00-08:00")
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "at", "{body}");
+    app.punch(&token, &crew, "WRAP", "2026-03-03T04:00:00-08:00")
+        .await;
+    // A call inside Monday's night.
+    let body = app
+        .punch(&token, &crew, "CALL", "2026-03-03T03:00:00-08:00")
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    // After the wrap it is a new day, and Monday's wrap cannot be moved into it.
+    let tue = app
+        .punch(&token, &crew, "CALL", "2026-03-03T18:00:00-08:00")
+        .await;
+    assert!(tue.get("errors").is_none(), "{tue}");
+    let mon = app
+        .gql_ok(
+            Some(&token),
+            WORK_DAY,
+            json!({ "c": crew, "d": "2026-03-02" }),
+        )
+        .await;
+    let wrap = mon["workDay"]["punches"][1].clone();
+    let body = app
+        .gql(Some(&token), CORRECT, json!({ "p": wrap["id"], "at": "2026-03-03T19:00:00-08:00", "v": wrap["version"], "r": "typo" }))
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(punch_rows(&app).await, 3);
+}
+
+#[tokio::test]
+async fn dates_outside_any_production_are_refused_not_crashed_on() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Hap").await;
+    for (q, vars) in [
+        ("query($c: ID!) { timecard(crewMemberId: $c, weekEnding: \"+262142-12-31\") { weekEnding } }", json!({ "c": crew })),
+        ("query($c: ID!) { workDay(crewMemberId: $c, date: \"-4000-01-01\") { date } }", json!({ "c": crew })),
+        ("query($p: ID!) { production(id: $p) { timecards(weekEnding: \"-262143-01-03\") { edges { cursor } } } }", json!({ "p": production })),
+    ] {
+        let body = app.gql(Some(&token), q, vars).await;
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{q}: {body}");
+    }
+    let body = app
+        .punch(&token, &crew, "CALL", "2300-01-01T07:00:00Z")
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "at", "{body}");
+    assert_eq!(punch_rows(&app).await, 0);
+}
+
+#[tokio::test]
+async fn crew_see_only_themselves_in_lists() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = app.production_with_department().await;
+    for i in 0..3 {
+        app.crew(&token, &dept, &format!("Other {i}")).await;
+    }
+    let me = app
+        .gql_ok(
+            Some(&token),
+            crewtime_tests::ADD_CREW,
+            json!({ "d": dept, "n": "Me", "e": "me@example.com" }),
+        )
+        .await["addCrewMember"]["crewMember"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let invite = app
+        .gql_ok(
+            Some(&token),
+            "mutation($c: ID!) { inviteCrewMember(input: {crewMemberId: $c}) { invitationToken } }",
+            json!({ "c": me }),
+        )
+        .await;
+    app.gql_ok(
+        None,
+        "mutation($t: String!, $p: String!) { acceptInvitation(input: {token: $t, password: $p}) { accessToken } }",
+        json!({ "t": invite["inviteCrewMember"]["invitationToken"], "p": crewtime_tests::PASSWORD }),
+    )
+    .await;
+    let mine = app.login("me@example.com").await;
+    let list = app
+        .gql_ok(Some(&mine), "query($p: ID!) { production(id: $p) { crew(first: 1) { edges { node { name email } } pageInfo { hasNextPage } } } }", json!({ "p": production }))
+        .await;
+    assert_eq!(
+        list["production"]["crew"]["edges"],
+        json!([{ "node": { "name": "Me", "email": "me@example.com" } }])
+    );
+    assert_eq!(list["production"]["crew"]["pageInfo"]["hasNextPage"], false);
+}

@@ -190,12 +190,15 @@ impl DayPay {
     async fn worked_hours(&self) -> Decimal {
         self.day().worked_hours
     }
+    #[graphql(name = "hours1x")]
     async fn hours1x(&self) -> Decimal {
         self.day().hours_1x
     }
+    #[graphql(name = "hours15x")]
     async fn hours15x(&self) -> Decimal {
         self.day().hours_15x
     }
+    #[graphql(name = "hours2x")]
     async fn hours2x(&self) -> Decimal {
         self.day().hours_2x
     }
@@ -292,8 +295,11 @@ pub(crate) struct HotCostLine {
     department: String,
     account_code: Option<String>,
     crew_count: i32,
+    #[graphql(name = "hours1x")]
     hours1x: Decimal,
+    #[graphql(name = "hours15x")]
     hours15x: Decimal,
+    #[graphql(name = "hours2x")]
     hours2x: Decimal,
     meal_penalties: Decimal,
     rest_premiums: Decimal,
@@ -305,6 +311,31 @@ pub(crate) struct HotCostLine {
     actual_to_date: Decimal,
     budget_to_date: Decimal,
     variance_to_date: Decimal,
+}
+
+impl HotCostLine {
+    /// Money to cents and hours to tenths, always with their decimals, as on a printed report.
+    fn tidy(&mut self) {
+        let fixed = |d: &mut Decimal, places: u32| {
+            *d = d.round_dp(places);
+            d.rescale(places);
+        };
+        for h in [&mut self.hours1x, &mut self.hours15x, &mut self.hours2x] {
+            fixed(h, 1);
+        }
+        for m in [
+            &mut self.meal_penalties,
+            &mut self.rest_premiums,
+            &mut self.actual_cost,
+            &mut self.budget,
+            &mut self.variance,
+            &mut self.actual_to_date,
+            &mut self.budget_to_date,
+            &mut self.variance_to_date,
+        ] {
+            fixed(m, 2);
+        }
+    }
 }
 
 #[derive(SimpleObject)]
@@ -646,6 +677,9 @@ pub(crate) async fn hot_cost(
         total.budget_to_date += line.budget_to_date;
         total.variance_to_date += line.variance_to_date;
         lines.push(line);
+    }
+    for line in lines.iter_mut().chain(std::iter::once(&mut total)) {
+        line.tidy();
     }
     Ok(HotCost {
         date,
