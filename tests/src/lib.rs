@@ -252,6 +252,93 @@ impl TestApp {
         .await
     }
 
+    /// Takes a card through submit and the three approvals (an admin may sign every step).
+    pub async fn approve_fully(&self, token: &str, crew: &str, week_ending: &str) {
+        let submit = "mutation($c: ID!, $w: NaiveDate!, $v: Int!) { submitTimecard(input: {crewMemberId: $c, weekEnding: $w, expectedVersion: $v}) { timecard { version } } }";
+        let approve = "mutation($c: ID!, $w: NaiveDate!, $v: Int!) { approveTimecard(input: {crewMemberId: $c, weekEnding: $w, expectedVersion: $v}) { timecard { version status } } }";
+        let mut version = self
+            .gql_ok(Some(token), "query($c: ID!, $w: NaiveDate!) { timecard(crewMemberId: $c, weekEnding: $w) { version } }", json!({ "c": crew, "w": week_ending }))
+            .await["timecard"]["version"]
+            .clone();
+        for (i, q) in [submit, approve, approve, approve].into_iter().enumerate() {
+            let data = self
+                .gql_ok(
+                    Some(token),
+                    q,
+                    json!({ "c": crew, "w": week_ending, "v": version }),
+                )
+                .await;
+            let payload = if i == 0 {
+                &data["submitTimecard"]
+            } else {
+                &data["approveTimecard"]
+            };
+            version = payload["timecard"]["version"].clone();
+        }
+    }
+
+    /// A new user with `role` in `production` (optionally scoped to a department), signed in.
+    pub async fn member(
+        &self,
+        admin: &str,
+        production: &str,
+        role: &str,
+        department: Option<&str>,
+    ) -> String {
+        let email = format!(
+            "{}-{}@example.com",
+            role.to_lowercase(),
+            Uuid::new_v4().simple()
+        );
+        self.create_user(&email, false).await;
+        self.gql_ok(
+            Some(admin),
+            "mutation($p: ID!, $e: String!, $r: Role!, $d: ID) { grantRole(input: {productionId: $p, email: $e, role: $r, departmentId: $d}) { membership { role } } }",
+            json!({ "p": production, "e": email, "r": role, "d": department }),
+        )
+        .await;
+        self.login(&email).await
+    }
+
+    /// A crew member with a signed-in account of their own: (crew member id, token).
+    pub async fn crew_with_account(
+        &self,
+        admin: &str,
+        department: &str,
+        name: &str,
+    ) -> (String, String) {
+        let email = format!("crew-{}@example.com", Uuid::new_v4().simple());
+        let id = self
+            .gql_ok(
+                Some(admin),
+                ADD_CREW,
+                json!({ "d": department, "n": name, "e": email }),
+            )
+            .await["addCrewMember"]["crewMember"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let invite = self
+            .gql_ok(
+                Some(admin),
+                "mutation($c: ID!) { inviteCrewMember(input: {crewMemberId: $c}) { invitationToken } }",
+                json!({ "c": id }),
+            )
+            .await;
+        let accepted = self
+            .gql_ok(
+                None,
+                "mutation($t: String!, $p: String!) { acceptInvitation(input: {token: $t, password: $p}) { accessToken } }",
+                json!({ "t": invite["inviteCrewMember"]["invitationToken"], "p": PASSWORD }),
+            )
+            .await;
+        let token = accepted["acceptInvitation"]["accessToken"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        (id, token)
+    }
+
     /// A production with one department, signed in as its admin: (token, production, department).
     pub async fn production_with_department(&self) -> (String, String, String) {
         let token = self.admin().await;

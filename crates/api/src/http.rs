@@ -17,6 +17,10 @@ use crate::schema::RequestCtx;
 use crate::state::{AppState, Environment};
 use crate::telemetry::prometheus;
 
+/// The request id, kept in the request for the audit trail.
+#[derive(Clone)]
+struct RequestId(String);
+
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
@@ -33,7 +37,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
     route
         .data(state)
         .with(CatchPanic::new())
-        .around(|ep, req| async move {
+        .around(|ep, mut req| async move {
             // The client's `x-request-id` when it is sane, else a new one; echoed in the response
             // and carried by every log line of the request through the span.
             let id = req
@@ -46,6 +50,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
                 })
                 .map(str::to_owned)
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            req.extensions_mut().insert(RequestId(id.clone()));
             let route = route_label(req.uri().path());
             let method = req.method().clone();
             let started = Instant::now();
@@ -93,6 +98,10 @@ fn request_ctx(state: &AppState, req: &Request) -> RequestCtx {
         state.jwt.clone(),
         principal,
         state.pay_cache.clone(),
+        req.extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
     )
 }
 

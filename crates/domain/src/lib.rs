@@ -1,6 +1,7 @@
 //! crewtime's domain: the types, rules and the pay engine. Deliberately free of I/O:
 //! no database, HTTP or GraphQL crate is a dependency here.
 
+pub mod approval;
 pub mod auth;
 pub mod callsheet;
 pub mod crew;

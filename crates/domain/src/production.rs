@@ -14,6 +14,8 @@ pub struct Production {
     pub currency: String,
     /// The PostgreSQL schema that holds the production's data. Never taken from client input.
     pub schema_name: String,
+    /// Whether department heads may see their department's rates and pay.
+    pub rates_visible_to_department_heads: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

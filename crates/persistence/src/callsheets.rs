@@ -8,6 +8,7 @@ use crewtime_domain::{Error, Result};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
+use crate::audit::snapshot;
 use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::{db_err, is_unique_violation, TenantTx};
 
@@ -91,6 +92,15 @@ impl TenantTx {
             }
         }
         let sheet = self.new_issue(content).await?;
+        self.audit(
+            "createCallSheet",
+            "CallSheet",
+            Some(sheet.id),
+            None,
+            Some(snapshot(&sheet)?),
+            None,
+        )
+        .await?;
         if let Some(key) = key {
             let answer = serde_json::json!({ "callSheetId": sheet.id });
             idempotency::complete(self.conn(), "idempotency_keys", actor, OP, key, &answer).await?;
@@ -257,9 +267,20 @@ impl TenantTx {
             .await
             .map_err(db_err)?;
         self.insert_calls(id, &content.calls).await?;
-        self.call_sheet(id)
+        let after = self
+            .call_sheet(id)
             .await?
-            .ok_or(Error::NotFound("call sheet"))
+            .ok_or(Error::NotFound("call sheet"))?;
+        self.audit(
+            "updateCallSheet",
+            "CallSheet",
+            Some(id),
+            Some(snapshot(&current)?),
+            Some(snapshot(&after)?),
+            None,
+        )
+        .await?;
+        Ok(after)
     }
 
     /// Publishes a draft; the day's previously published issue becomes SUPERSEDED.
@@ -298,9 +319,20 @@ impl TenantTx {
                 "the call sheet changed meanwhile; reload and retry".into(),
             ));
         }
-        self.call_sheet(id)
+        let after = self
+            .call_sheet(id)
             .await?
-            .ok_or(Error::NotFound("call sheet"))
+            .ok_or(Error::NotFound("call sheet"))?;
+        self.audit(
+            "publishCallSheet",
+            "CallSheet",
+            Some(id),
+            Some(serde_json::json!({ "status": current.status, "version": current.version })),
+            Some(serde_json::json!({ "status": after.status, "version": after.version })),
+            None,
+        )
+        .await?;
+        Ok(after)
     }
 
     /// Starts the next issue of a published sheet as a draft copy.
@@ -314,7 +346,17 @@ impl TenantTx {
                 "only the published issue can be re-issued".into(),
             ));
         }
-        self.new_issue(&current.content).await
+        let next = self.new_issue(&current.content).await?;
+        self.audit(
+            "reissueCallSheet",
+            "CallSheet",
+            Some(next.id),
+            Some(serde_json::json!({ "issuedFrom": current.id, "issue": current.issue })),
+            Some(snapshot(&next)?),
+            None,
+        )
+        .await?;
+        Ok(next)
     }
 
     pub async fn call_sheet(&self, id: Uuid) -> Result<Option<CallSheet>> {

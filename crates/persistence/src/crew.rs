@@ -140,6 +140,18 @@ impl TenantTx {
             return Err(Error::NotFound("department"));
         }
         let member = self.insert_crew(department_id, input).await?;
+        self.audit(
+            "addCrewMember",
+            "CrewMember",
+            Some(member.id),
+            None,
+            Some(crate::audit::snapshot(
+                &serde_json::json!({ "crewMember": member, "deal": input.deal,
+                "effectiveFrom": input.deal_effective_from }),
+            )?),
+            None,
+        )
+        .await?;
         if let Some(key) = key {
             idempotency::complete(
                 self.conn(),
@@ -245,9 +257,19 @@ impl TenantTx {
                 crew,
             )
             .await?;
+        let before = self.deals_of(&[crew]).await?;
         let deal = self
             .insert_deal(crew, next, terms, effective_from, Some(reason))
             .await?;
+        self.audit(
+            "updateDeal",
+            "Deal",
+            Some(deal.id),
+            before.last().map(crate::audit::snapshot).transpose()?,
+            Some(crate::audit::snapshot(&deal)?),
+            Some(reason),
+        )
+        .await?;
         Ok((member, deal))
     }
 
@@ -407,6 +429,18 @@ impl TenantTx {
             }
         }
         let result = self.import_rows(rows).await?;
+        if let Ok(crew) = &result {
+            let ids: Vec<Uuid> = crew.iter().map(|c| c.id).collect();
+            self.audit(
+                "importCrew",
+                "CrewList",
+                None,
+                None,
+                Some(serde_json::json!({ "imported": ids.len(), "crewMemberIds": ids })),
+                None,
+            )
+            .await?;
+        }
         if let (Some(key), Ok(crew)) = (key, &result) {
             let ids: Vec<Uuid> = crew.iter().map(|c| c.id).collect();
             let answer = serde_json::json!({ "crewMemberIds": ids });

@@ -80,6 +80,16 @@ impl TenantTx {
             }
         })?
         .ok_or_else(|| Error::internal("insert returned no row"))?;
+        let department = self.department(row);
+        self.audit(
+            "createDepartment",
+            "Department",
+            Some(department.id),
+            None,
+            Some(crate::audit::snapshot(&department)?),
+            None,
+        )
+        .await?;
         if let Some(key) = key {
             idempotency::complete(
                 self.conn(),
@@ -87,11 +97,11 @@ impl TenantTx {
                 actor,
                 OP,
                 key,
-                &serde_json::json!({ "departmentId": row.id }),
+                &serde_json::json!({ "departmentId": department.id }),
             )
             .await?;
         }
-        Ok(self.department(row))
+        Ok(department)
     }
 
     pub async fn department_by_id(&self, id: Uuid) -> Result<Option<Department>> {
@@ -152,6 +162,16 @@ impl TenantTx {
         .await
         .map_err(db_err)?
         .ok_or(Error::NotFound("department"))?;
-        Ok(self.department(row))
+        let department = self.department(row);
+        self.audit(
+            "setDepartmentBudget",
+            "Department",
+            Some(id),
+            None,
+            Some(serde_json::json!({ "dailyBudget": department.daily_budget })),
+            None,
+        )
+        .await?;
+        Ok(department)
     }
 }

@@ -4,6 +4,7 @@
 //! always addressed schema-qualified. Production data lives in one schema per production and is
 //! reachable only through [`TenantTx`], which pins the transaction's `search_path`.
 
+pub mod audit;
 pub mod callsheets;
 pub mod crew;
 mod db;
@@ -15,6 +16,7 @@ pub mod productions;
 pub mod punches;
 pub mod rule_sets;
 mod tenant;
+pub mod timecards;
 pub mod tokens;
 pub mod users;
 

@@ -16,6 +16,7 @@ struct ProductionRow {
     timezone: String,
     currency: String,
     schema_name: String,
+    rates_visible_to_department_heads: bool,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -27,13 +28,14 @@ impl From<ProductionRow> for Production {
             timezone: r.timezone,
             currency: r.currency.trim().to_owned(),
             schema_name: r.schema_name,
+            rates_visible_to_department_heads: r.rates_visible_to_department_heads,
             created_at: r.created_at,
         }
     }
 }
 
 const PRODUCTION_COLUMNS: &str =
-    "p.id, p.name, p.timezone, p.currency, p.schema_name, p.created_at";
+    "p.id, p.name, p.timezone, p.currency, p.schema_name, p.rates_visible_to_department_heads, p.created_at";
 
 #[derive(FromQueryResult)]
 struct MembershipRow {
@@ -98,7 +100,8 @@ impl Store {
             DbBackend::Postgres,
             "INSERT INTO crewtime.productions AS p (id, name, timezone, currency, schema_name, created_by) \
              VALUES ($1, $2, $3, $4, $5, $6) \
-             RETURNING p.id, p.name, p.timezone, p.currency, p.schema_name, p.created_at",
+             RETURNING p.id, p.name, p.timezone, p.currency, p.schema_name, \
+             p.rates_visible_to_department_heads, p.created_at",
             [
                 id.into(),
                 input.name.clone().into(),
@@ -226,41 +229,6 @@ impl Store {
         .map_err(db_err)?;
         Ok(rows.into_iter().map(Production::from).collect())
     }
-
-    /// Grants `role` in `production` to the user with `email`. Idempotent.
-    pub async fn grant_role(
-        &self,
-        production: Uuid,
-        email: &str,
-        role: Role,
-        department: Option<Uuid>,
-    ) -> Result<Membership> {
-        let user = self
-            .user_by_email(email)
-            .await?
-            .ok_or(Error::NotFound("user"))?;
-        self.db
-            .execute(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "INSERT INTO crewtime.memberships (user_id, production_id, role, department_id) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, production_id, role) \
-                 DO UPDATE SET department_id = EXCLUDED.department_id",
-                [
-                    user.id.into(),
-                    production.into(),
-                    role.as_str().into(),
-                    department.into(),
-                ],
-            ))
-            .await
-            .map_err(db_err)?;
-        Ok(Membership {
-            user_id: user.id,
-            production_id: production,
-            role,
-            department_id: department,
-        })
-    }
 }
 
 impl Store {
@@ -283,5 +251,78 @@ impl Store {
         .await
         .map_err(db_err)?;
         rows.into_iter().map(Membership::try_from).collect()
+    }
+}
+
+impl crate::TenantTx {
+    /// Grants `role` in this transaction's production to the user with `email`, on the
+    /// production's audit trail. Idempotent.
+    pub async fn grant_role(
+        &self,
+        store: &Store,
+        email: &str,
+        role: Role,
+        department: Option<Uuid>,
+    ) -> Result<Membership> {
+        let user = store
+            .user_by_email(email)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        let production = self.production().id;
+        self.conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO crewtime.memberships (user_id, production_id, role, department_id) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, production_id, role) \
+                 DO UPDATE SET department_id = EXCLUDED.department_id",
+                [
+                    user.id.into(),
+                    production.into(),
+                    role.as_str().into(),
+                    department.into(),
+                ],
+            ))
+            .await
+            .map_err(db_err)?;
+        self.audit(
+            "grantRole",
+            "Membership",
+            Some(user.id),
+            None,
+            Some(
+                serde_json::json!({ "userId": user.id, "role": role, "departmentId": department }),
+            ),
+            None,
+        )
+        .await?;
+        Ok(Membership {
+            user_id: user.id,
+            production_id: production,
+            role,
+            department_id: department,
+        })
+    }
+}
+
+impl crate::TenantTx {
+    /// Lets (or stops) department heads see their department's rates and pay.
+    pub async fn set_rates_visibility(&self, visible: bool) -> Result<()> {
+        self.conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE crewtime.productions SET rates_visible_to_department_heads = $2 WHERE id = $1",
+                [self.production().id.into(), visible.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        self.audit(
+            "setRatesVisibility",
+            "Production",
+            Some(self.production().id),
+            Some(serde_json::json!({ "ratesVisibleToDepartmentHeads": self.production().rates_visible_to_department_heads })),
+            Some(serde_json::json!({ "ratesVisibleToDepartmentHeads": visible })),
+            None,
+        )
+        .await
     }
 }

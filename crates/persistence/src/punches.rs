@@ -9,6 +9,7 @@ use crewtime_domain::{Error, Result};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
+use crate::audit::snapshot;
 use crate::callsheets::stale;
 use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::{db_err, TenantTx};
@@ -137,6 +138,15 @@ impl TenantTx {
         if done.rows_affected() == 0 {
             return Err(stale(self.settings().await?.version, expected_version));
         }
+        self.audit(
+            "updateProductionSettings",
+            "Settings",
+            None,
+            None,
+            Some(serde_json::json!({ "workWeekEnds": work_week_ends })),
+            None,
+        )
+        .await?;
         self.settings().await
     }
 
@@ -281,7 +291,18 @@ impl TenantTx {
         .await
         .map_err(db_err)?
         .ok_or_else(|| Error::internal("insert returned no row"))?;
-        Punch::try_from(row)
+        let punch = Punch::try_from(row)?;
+        self.touch_timecard(p.crew_member_id, day.date).await?;
+        self.audit(
+            "recordPunch",
+            "Punch",
+            Some(punch.id),
+            None,
+            Some(snapshot(&punch)?),
+            None,
+        )
+        .await?;
+        Ok(punch)
     }
 
     /// The crew member's work day on `date`, created when `create` and missing.
@@ -398,6 +419,12 @@ impl TenantTx {
         }
         self.revise(&current, Some((c.kind, c.at)), c.reason, actor)
             .await?;
+        self.touch_timecard(current.crew_member_id, day.date)
+            .await?;
+        if c.kind == PunchKind::Call {
+            self.touch_timecard(current.crew_member_id, local_date(c.at, tz))
+                .await?;
+        }
         let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
@@ -415,7 +442,17 @@ impl TenantTx {
         .await
         .map_err(db_err)?
         .ok_or_else(|| Error::Conflict("the punch changed meanwhile; reload and retry".into()))?;
-        Punch::try_from(row)
+        let punch = Punch::try_from(row)?;
+        self.audit(
+            "correctPunch",
+            "Punch",
+            Some(punch.id),
+            Some(snapshot(&current)?),
+            Some(snapshot(&punch)?),
+            Some(c.reason),
+        )
+        .await?;
+        Ok(punch)
     }
 
     /// Deletes a punch (kept, marked deleted, with the reason).
@@ -447,6 +484,8 @@ impl TenantTx {
         }
         timeline(&rest)?;
         self.revise(&current, None, reason, actor).await?;
+        self.touch_timecard(current.crew_member_id, day.date)
+            .await?;
         let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
@@ -459,7 +498,17 @@ impl TenantTx {
         .await
         .map_err(db_err)?
         .ok_or_else(|| Error::Conflict("the punch changed meanwhile; reload and retry".into()))?;
-        Punch::try_from(row)
+        let punch = Punch::try_from(row)?;
+        self.audit(
+            "deletePunch",
+            "Punch",
+            Some(punch.id),
+            Some(snapshot(&current)?),
+            None,
+            Some(reason),
+        )
+        .await?;
+        Ok(punch)
     }
 
     async fn revise(
@@ -576,6 +625,7 @@ impl TenantTx {
         day_type: DayType,
     ) -> Result<WorkDayRecord> {
         self.lock_crew(crew).await?;
+        self.touch_timecard(crew, date).await?;
         let day = self.day_for_date(crew, date, true).await?;
         self.conn()
             .execute(Statement::from_sql_and_values(
@@ -585,6 +635,15 @@ impl TenantTx {
             ))
             .await
             .map_err(db_err)?;
+        self.audit(
+            "setDayType",
+            "WorkDay",
+            Some(day.id),
+            Some(serde_json::json!({ "date": date, "dayType": day.day_type })),
+            Some(serde_json::json!({ "date": date, "dayType": day_type })),
+            None,
+        )
+        .await?;
         self.day_by_id(day.id).await
     }
 

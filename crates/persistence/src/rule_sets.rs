@@ -91,6 +91,16 @@ impl TenantTx {
             ))
             .await
             .map_err(db_err)?;
-        StoredRuleSet::try_from(row)
+        let stored = StoredRuleSet::try_from(row)?;
+        self.audit(
+            "setRuleSet",
+            "RuleSet",
+            None,
+            None,
+            Some(crate::audit::snapshot(&stored)?),
+            Some(reason),
+        )
+        .await?;
+        Ok(stored)
     }
 }

@@ -2,6 +2,7 @@ use crewtime_domain::production::Production;
 use crewtime_domain::Result;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 
+use crate::audit::AuditActor;
 use crate::{db_err, Store};
 
 /// A transaction inside one production's schema.
@@ -13,6 +14,7 @@ use crate::{db_err, Store};
 pub struct TenantTx {
     txn: DatabaseTransaction,
     production: Production,
+    actor: Option<AuditActor>,
 }
 
 impl TenantTx {
@@ -22,7 +24,24 @@ impl TenantTx {
         Ok(Self {
             txn,
             production: production.clone(),
+            actor: None,
         })
+    }
+
+    /// A transaction whose audit records name `actor` (changes made without one are recorded
+    /// as the system's).
+    pub async fn begin_as(
+        store: &Store,
+        production: &Production,
+        actor: AuditActor,
+    ) -> Result<Self> {
+        let mut tx = Self::begin(store, production).await?;
+        tx.actor = Some(actor);
+        Ok(tx)
+    }
+
+    pub(crate) fn actor(&self) -> Option<&AuditActor> {
+        self.actor.as_ref()
     }
 
     pub fn production(&self) -> &Production {

@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: CrewCommand,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Demo data for `make run`.
     Demo {
         #[command(subcommand)]
@@ -79,6 +84,16 @@ enum CrewCommand {
         /// The CSV file ("-" for standard input).
         #[arg(long)]
         file: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute a production's hash chain and name the first broken link (exit 1 if any).
+    Verify {
+        /// The production's id (see `crewtime production list`).
+        #[arg(long)]
+        production: uuid::Uuid,
     },
 }
 
@@ -196,6 +211,32 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     }
                     anyhow::bail!("nothing imported: {} problems", problems.len())
                 }
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { production },
+        } => {
+            let store = store(&config).await?;
+            let production = store
+                .all_productions()
+                .await?
+                .into_iter()
+                .find(|p| p.id == production)
+                .ok_or_else(|| anyhow::anyhow!("no production {production}"))?;
+            let tx = crewtime_persistence::TenantTx::begin(&store, &production).await?;
+            let outcome = tx.verify_audit().await?;
+            tx.rollback().await?;
+            match outcome {
+                Ok(n) => {
+                    println!("audit chain intact: {n} records");
+                    Ok(())
+                }
+                Err(broken) => anyhow::bail!(
+                    "audit chain broken at record {} ({}): {}",
+                    broken.seq,
+                    broken.id,
+                    broken.problem
+                ),
             }
         }
         Command::Demo {

@@ -1,5 +1,7 @@
 //! Black-box tests of the foundation: one binary, so the server links once.
 
+mod approvals;
+mod audit;
 mod auth;
 mod cli;
 mod crew;

@@ -304,6 +304,18 @@ async fn the_payroll_export_and_hot_cost_add_up() {
         )
         .await;
     }
+    // Only finally approved cards are exported: none yet, then both.
+    let q = "query($p: ID!) { production(id: $p) { payrollExport(weekEnding: \"2026-03-07\") { rows totalGross csv json } } }";
+    let none = app
+        .gql_ok(Some(&token), q, json!({ "p": production }))
+        .await;
+    assert_eq!(none["production"]["payrollExport"]["rows"], 0);
+    app.approve_fully(&token, &zed, "2026-03-07").await;
+    let one = app
+        .gql_ok(Some(&token), q, json!({ "p": production }))
+        .await;
+    assert_eq!(one["production"]["payrollExport"]["rows"], 1);
+    app.approve_fully(&token, &amy, "2026-03-07").await;
     let export = app
         .gql_ok(
             Some(&token),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crewtime_domain::approval::ApprovalStep;
 use crewtime_domain::auth::Role;
 use crewtime_domain::crew::CrewMember;
 use crewtime_domain::production::Production;
@@ -82,9 +83,41 @@ impl Access {
         self.has_any(&[Role::Admin, Role::Upm])
     }
 
-    /// Rates of a crew member: money roles, and the crew member themself.
+    /// Rates and pay of a crew member: money roles, the crew member themself, and their
+    /// department head where the production allows it.
     pub(crate) fn can_see_rates(&self, crew: &CrewMember) -> bool {
-        self.has_any(&MONEY) || self.is_self(crew)
+        self.has_any(&MONEY)
+            || self.is_self(crew)
+            || (self.production().rates_visible_to_department_heads
+                && self.heads(crew.department_id))
+    }
+
+    pub(crate) fn can_submit(&self, crew: &CrewMember) -> bool {
+        self.has_any(&[Role::Admin, Role::Upm])
+            || self.heads(crew.department_id)
+            || self.is_self(crew)
+    }
+
+    /// Who signs each step: the department head, then the accountant, then the UPM (an admin
+    /// may sign any).
+    pub(crate) fn can_sign(&self, step: ApprovalStep, crew: &CrewMember) -> bool {
+        self.has_any(&[Role::Admin])
+            || match step {
+                ApprovalStep::Submitted => self.can_submit(crew),
+                ApprovalStep::Department => {
+                    self.heads(crew.department_id) || self.has_any(&[Role::Upm])
+                }
+                ApprovalStep::Accounting => self.has_any(&[Role::Accountant]),
+                ApprovalStep::Final => self.has_any(&[Role::Upm]),
+            }
+    }
+
+    pub(crate) fn can_unlock(&self) -> bool {
+        self.has_any(&[Role::Accountant, Role::Admin])
+    }
+
+    pub(crate) fn can_read_audit(&self) -> bool {
+        self.has_any(&[Role::Admin, Role::Accountant])
     }
 
     pub(crate) fn can_read_time(&self, crew: &CrewMember) -> bool {

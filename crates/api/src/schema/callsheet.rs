@@ -7,7 +7,6 @@ use crewtime_domain::callsheet::{
     CallTime, Location as DomainLocation, PlannedMeal as DomainMeal,
 };
 use crewtime_domain::Error;
-use crewtime_persistence::TenantTx;
 use uuid::Uuid;
 
 use super::crew::{department_in, load_crew, CrewMember};
@@ -157,9 +156,7 @@ pub(crate) async fn issues(
     date: NaiveDate,
 ) -> async_graphql::Result<Vec<CallSheet>> {
     crewtime_domain::time::check_date("date", date).gql()?;
-    let tx = TenantTx::begin(&rc.store, access.production())
-        .await
-        .gql()?;
+    let tx = rc.tx(&access).await.gql()?;
     let sheets = tx.call_sheet_issues(date).await.gql()?;
     tx.commit().await.gql()?;
     Ok(sheets
@@ -173,9 +170,7 @@ pub(crate) async fn load(
     access: &Access,
     id: Uuid,
 ) -> async_graphql::Result<CallSheet> {
-    let tx = TenantTx::begin(&rc.store, access.production())
-        .await
-        .gql()?;
+    let tx = rc.tx(&access).await.gql()?;
     let sheet = tx.call_sheet(id).await.gql()?;
     tx.commit().await.gql()?;
     sheet
@@ -345,9 +340,7 @@ impl CallSheetMutation {
             .require(access.can_manage_call_sheets(), "edit call sheets")
             .gql()?;
         let content = input.sheet.content(&access)?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let key = input
             .idempotency_key
             .as_deref()
@@ -373,9 +366,7 @@ impl CallSheetMutation {
         let rc = RequestCtx::get(ctx);
         let (access, id) = sheet_access(rc, &input.call_sheet_id).await?;
         let content = input.sheet.content(&access)?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let sheet = tx
             .update_call_sheet(id, &content, input.expected_version)
             .await
@@ -395,9 +386,7 @@ impl CallSheetMutation {
     ) -> async_graphql::Result<CallSheetPayload> {
         let rc = RequestCtx::get(ctx);
         let (access, id) = sheet_access(rc, &input.call_sheet_id).await?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let sheet = tx
             .publish_call_sheet(id, input.expected_version)
             .await
@@ -416,9 +405,7 @@ impl CallSheetMutation {
     ) -> async_graphql::Result<CallSheetPayload> {
         let rc = RequestCtx::get(ctx);
         let (access, id) = sheet_access(rc, &input.call_sheet_id).await?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let sheet = tx.reissue_call_sheet(id).await.gql()?;
         tx.commit().await.gql()?;
         Ok(CallSheetPayload {

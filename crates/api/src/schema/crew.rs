@@ -9,7 +9,7 @@ use crewtime_domain::crew::{
 };
 use crewtime_domain::time::local_date;
 use crewtime_domain::Error;
-use crewtime_persistence::{IdempotencyKey, TenantTx};
+use crewtime_persistence::IdempotencyKey;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -233,9 +233,7 @@ pub(crate) async fn crew_page(
         "departmentId",
         department_id.as_ref().map(|i| i.as_str()),
     )?;
-    let tx = TenantTx::begin(&rc.store, access.production())
-        .await
-        .gql()?;
+    let tx = rc.tx(&access).await.gql()?;
     let rows = tx
         .crew_members(&access.crew_scope(), department, after, limit + 1)
         .await
@@ -417,9 +415,7 @@ impl CrewMutation {
         access
             .require(access.can_manage_crew(), "add crew members")
             .gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let crew = tx
             .add_crew_member(access.user, department, &new, key.as_ref())
             .await
@@ -444,9 +440,7 @@ impl CrewMutation {
         access
             .require(access.can_manage_deals(), "change deals")
             .gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let (crew, deal) = tx
             .update_deal(
                 member.crew.id,
@@ -480,9 +474,7 @@ impl CrewMutation {
             Ok(rows) => rows,
             Err(problems) => return Ok(rejected(problems)),
         };
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let key = input
             .idempotency_key
             .as_deref()

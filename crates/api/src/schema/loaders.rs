@@ -13,6 +13,7 @@ use crewtime_domain::production::{Department, Production};
 use crewtime_domain::{Error, Result};
 use crewtime_persistence::productions::MemberView;
 use crewtime_persistence::punches::WorkDayRecord;
+use crewtime_persistence::timecards::TimecardRecord;
 use crewtime_persistence::{Store, TenantTx};
 use uuid::Uuid;
 
@@ -58,6 +59,7 @@ pub(crate) struct Loaders {
     pub deals: DataLoader<DealsLoader, HashMapCache>,
     pub days: DataLoader<DaysLoader, HashMapCache>,
     pub sheets: DataLoader<SheetLoader, HashMapCache>,
+    pub cards: DataLoader<CardLoader, HashMapCache>,
 }
 
 impl Loaders {
@@ -85,7 +87,12 @@ impl Loaders {
                 HashMapCache::default(),
             ),
             sheets: DataLoader::with_cache(
-                SheetLoader(source),
+                SheetLoader(source.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            cards: DataLoader::with_cache(
+                CardLoader(source),
                 tokio::spawn,
                 HashMapCache::default(),
             ),
@@ -207,6 +214,32 @@ impl Loader<(Uuid, NaiveDate)> for SheetLoader {
             let sheets = tx.published_call_sheets(&dates).await?;
             tx.commit().await?;
             out.extend(published_by_date(production, &dates, sheets));
+        }
+        Ok(out)
+    }
+}
+
+/// (production, crew member, week ending) → the week's card and its signatures.
+pub(crate) struct CardLoader(Source);
+
+pub(crate) type CardKey = (Uuid, Uuid, NaiveDate);
+
+impl Loader<CardKey> for CardLoader {
+    type Value = TimecardRecord;
+    type Error = Error;
+
+    async fn load(&self, keys: &[CardKey]) -> Result<HashMap<CardKey, TimecardRecord>> {
+        let mut out = HashMap::new();
+        for ((production, week), keys) in group(keys, |k| (k.0, k.2)) {
+            let ids: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
+            let tx = self.0.begin(production).await?;
+            let cards = tx.timecards_of(&ids, week).await?;
+            tx.commit().await?;
+            out.extend(
+                cards
+                    .into_iter()
+                    .map(|c| ((production, c.crew_member_id, week), c)),
+            );
         }
         Ok(out)
     }

@@ -1,6 +1,8 @@
 //! The GraphQL schema: one query root, one mutation root, types named for what they hold.
 
 mod access;
+mod approval;
+mod audit;
 mod callsheet;
 mod connection;
 mod crew;
@@ -14,8 +16,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use crewtime_persistence::audit::{ActorKind, AuditActor};
 use crewtime_persistence::productions::MemberView;
-use crewtime_persistence::Store;
+use crewtime_persistence::{Store, TenantTx};
 use uuid::Uuid;
 
 use crate::auth::{JwtKeys, Principal};
@@ -44,6 +47,7 @@ pub struct Mutation(
     callsheet::CallSheetMutation,
     time::TimeMutation,
     pay::PayMutation,
+    approval::ApprovalMutation,
 );
 
 /// What every resolver can reach for one request.
@@ -54,6 +58,8 @@ pub(crate) struct RequestCtx {
     pub jwt: Arc<JwtKeys>,
     pub principal: Option<Principal>,
     pub pay_cache: Arc<crate::pay_cache::PayCache>,
+    /// The request id, for the audit trail.
+    pub request_id: String,
     /// The caller's view of each production this request touched, so membership is read once.
     views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>>,
     pub loaders: Arc<Loaders>,
@@ -66,6 +72,7 @@ impl RequestCtx {
         jwt: Arc<JwtKeys>,
         principal: Option<Principal>,
         pay_cache: Arc<crate::pay_cache::PayCache>,
+        request_id: String,
     ) -> Self {
         let views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>> = Arc::default();
         let loaders = Arc::new(Loaders::new(store.clone(), views.clone()));
@@ -75,6 +82,7 @@ impl RequestCtx {
             jwt,
             principal,
             pay_cache,
+            request_id,
             views,
             loaders,
         }
@@ -119,6 +127,17 @@ impl RequestCtx {
             .map_err(|_| Error::internal("views lock poisoned"))?
             .insert(view.production.id, view);
         Ok(())
+    }
+
+    /// A transaction in `access`'s production whose audit records name the caller and this
+    /// request.
+    pub(crate) async fn tx(&self, access: &Access) -> Result<TenantTx> {
+        let actor = AuditActor {
+            kind: ActorKind::User,
+            id: Some(access.user),
+            request_id: Some(self.request_id.clone()),
+        };
+        TenantTx::begin_as(&self.store, access.production(), actor).await
     }
 
     /// Checks a client's `first` against the page size limit; the default page is 20.

@@ -370,7 +370,7 @@ async fn production_week(
     HashMap<Uuid, Arc<PricedWeek>>,
     Vec<Department>,
 )> {
-    let tx = TenantTx::begin(&rc.store, access.production()).await?;
+    let tx = rc.tx(&access).await?;
     let crew = tx
         .crew_with_days(
             week_ending - Duration::days(6),
@@ -421,13 +421,16 @@ pub(crate) async fn payroll_export(
         .require(access.can_manage_deals(), "export payroll")
         .gql()?;
     check_date("weekEnding", week_ending).gql()?;
-    let tx = TenantTx::begin(&rc.store, access.production())
-        .await
-        .gql()?;
+    let tx = rc.tx(&access).await.gql()?;
     let settings = tx.settings().await.gql()?;
     tx.commit().await.gql()?;
     check_week_ending(week_ending, settings.work_week_ends).gql()?;
     let (mut crew, weeks, departments) = production_week(rc, access, week_ending).await.gql()?;
+    // Only finally approved cards go to payroll.
+    let tx = rc.tx(access).await.gql()?;
+    let approved = tx.approved_crew(week_ending).await.gql()?;
+    tx.commit().await.gql()?;
+    crew.retain(|c| approved.contains(&c.id));
     crew.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let dept: HashMap<Uuid, &Department> = departments.iter().map(|d| (d.id, d)).collect();
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -593,9 +596,7 @@ pub(crate) async fn hot_cost(
         .require(access.can_manage_deals(), "read the hot cost report")
         .gql()?;
     check_date("date", date).gql()?;
-    let tx = TenantTx::begin(&rc.store, access.production())
-        .await
-        .gql()?;
+    let tx = rc.tx(&access).await.gql()?;
     let settings = tx.settings().await.gql()?;
     let shoot_days = tx.shoot_days_until(date).await.gql()?;
     tx.commit().await.gql()?;
@@ -792,9 +793,7 @@ impl PayMutation {
             ))
             .gql();
         }
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let stored = tx.rule_sets().await.gql()?;
         let (_, base) = rules_on(&input.rule_set, &stored, input.effective_from).gql()?;
         let mut rules = base.into_owned();
@@ -836,9 +835,7 @@ impl PayMutation {
             ))
             .gql();
         }
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let d = tx
             .set_department_budget(dept, input.daily_budget.map(|b| b.round_dp(2)))
             .await

@@ -7,7 +7,7 @@ use crewtime_domain::auth::{Membership, Role as DomainRole};
 use crewtime_domain::production::{Department as DomainDepartment, NewDepartment, NewProduction};
 use crewtime_domain::Error;
 use crewtime_persistence::productions::MemberView;
-use crewtime_persistence::{IdempotencyKey, TenantTx};
+use crewtime_persistence::IdempotencyKey;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -91,9 +91,7 @@ impl Production {
     /// ISO weekday (1 = Monday .. 7 = Sunday) on which the work week ends; Saturday by default.
     async fn work_week_ends(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let rc = RequestCtx::get(ctx);
-        let tx = TenantTx::begin(&rc.store, self.0.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&self.0).await.gql()?;
         let settings = tx.settings().await.gql()?;
         tx.commit().await.gql()?;
         Ok(i32::from(settings.work_week_ends))
@@ -146,6 +144,30 @@ impl Production {
         super::callsheet::issues(RequestCtx::get(ctx), &self.0, date).await
     }
 
+    /// Every recorded change, oldest first, optionally of one object (`entity`: any id), by
+    /// one user (`actor`), or in a time window. Admins and accountants.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "(first.unwrap_or(20).clamp(0, 1000) as usize).saturating_mul(child_complexity).saturating_add(1)"
+    )]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        entity: Option<String>,
+        actor: Option<ID>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, super::audit::AuditEntry>> {
+        super::audit::audit_log(ctx, &self.0, entity, actor, from, to, first, after).await
+    }
+
+    /// Whether department heads may see their department's rates and pay.
+    async fn rates_visible_to_department_heads(&self) -> bool {
+        self.0.production().rates_visible_to_department_heads
+    }
+
     /// The production's stored rule set versions (crew on a rule set with no stored version
     /// are priced with the shipped preset).
     async fn rule_sets(
@@ -153,9 +175,7 @@ impl Production {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::pay::RuleSetVersion>> {
         let rc = RequestCtx::get(ctx);
-        let tx = TenantTx::begin(&rc.store, self.0.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&self.0).await.gql()?;
         let stored = tx.rule_sets().await.gql()?;
         tx.commit().await.gql()?;
         stored
@@ -220,9 +240,7 @@ impl Production {
         let rc = RequestCtx::get(ctx);
         let limit = rc.page_size(first).gql()?;
         let after = after.as_deref().map(decode_cursor).transpose().gql()?;
-        let tx = TenantTx::begin(&rc.store, self.0.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&self.0).await.gql()?;
         let rows = tx.departments(after, limit + 1).await.gql()?;
         tx.commit().await.gql()?;
         Ok(page(rows, limit, after.is_some(), |d| d.id, Department))
@@ -426,6 +444,17 @@ pub(crate) struct GrantRolePayload {
     membership: MembershipGrant,
 }
 
+#[derive(InputObject)]
+pub(crate) struct SetRatesVisibilityInput {
+    production_id: ID,
+    visible: bool,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct SetRatesVisibilityPayload {
+    rates_visible_to_department_heads: bool,
+}
+
 #[derive(Default)]
 pub(crate) struct ProductionMutation;
 
@@ -482,9 +511,7 @@ impl ProductionMutation {
         access
             .require(access.can_manage_crew(), "create departments")
             .gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let department = tx
             .create_department(access.user, &new, key.as_ref())
             .await
@@ -492,6 +519,29 @@ impl ProductionMutation {
         tx.commit().await.gql()?;
         Ok(CreateDepartmentPayload {
             department: Department(department),
+        })
+    }
+
+    /// Lets (or stops) department heads see their department's rates and pay. Admins only.
+    async fn set_rates_visibility(
+        &self,
+        ctx: &Context<'_>,
+        input: SetRatesVisibilityInput,
+    ) -> async_graphql::Result<SetRatesVisibilityPayload> {
+        let rc = RequestCtx::get(ctx);
+        let production = GlobalId::production("productionId", &input.production_id).gql()?;
+        let access = rc.access(production).await.gql()?;
+        access
+            .require(
+                access.has_any(&[DomainRole::Admin]),
+                "change rate visibility",
+            )
+            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
+        tx.set_rates_visibility(input.visible).await.gql()?;
+        tx.commit().await.gql()?;
+        Ok(SetRatesVisibilityPayload {
+            rates_visible_to_department_heads: input.visible,
         })
     }
 
@@ -517,11 +567,12 @@ impl ProductionMutation {
                 _ => return Err(Error::NotFound("department")).gql(),
             },
         };
-        let m = rc
-            .store
-            .grant_role(production, &input.email, input.role.into(), department)
+        let tx = rc.tx(&access).await.gql()?;
+        let m = tx
+            .grant_role(&rc.store, &input.email, input.role.into(), department)
             .await
             .gql()?;
+        tx.commit().await.gql()?;
         Ok(GrantRolePayload {
             membership: MembershipGrant {
                 user_id: ID(GlobalId::User(m.user_id).encode()),

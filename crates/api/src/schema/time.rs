@@ -10,7 +10,7 @@ use crewtime_domain::time::{
 };
 use crewtime_domain::Error;
 use crewtime_persistence::punches::{CrewFilter, NewPunch, PunchCorrection, WorkDayRecord};
-use crewtime_persistence::{IdempotencyKey, TenantTx};
+use crewtime_persistence::IdempotencyKey;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -214,6 +214,28 @@ pub(crate) struct Timecard {
 }
 
 impl Timecard {
+    pub(crate) fn new(access: Access, crew: DomainCrew, week_ending: NaiveDate) -> Self {
+        Self {
+            access,
+            crew,
+            week_ending,
+        }
+    }
+
+    async fn card(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<crewtime_persistence::timecards::TimecardRecord> {
+        RequestCtx::get(ctx)
+            .loaders
+            .cards
+            .load_one((self.access.production().id, self.crew.id, self.week_ending))
+            .await
+            .gql()?
+            .ok_or(Error::internal("no timecard state"))
+            .gql()
+    }
+
     async fn records(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkDayRecord>> {
         let rc = RequestCtx::get(ctx);
         let from = self.week_ending - Duration::days(6);
@@ -243,8 +265,23 @@ impl Timecard {
     async fn week_ending(&self) -> NaiveDate {
         self.week_ending
     }
-    async fn status(&self) -> TimecardStatus {
-        TimecardStatus::Draft
+    async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<TimecardStatus> {
+        Ok(self.card(ctx).await?.status.into())
+    }
+    /// Send back as `expectedVersion` with approval actions (0 before anything happened).
+    async fn version(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        Ok(self.card(ctx).await?.version)
+    }
+    /// Why the card was last rejected, while it is rejected.
+    async fn rejection_reason(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self.card(ctx).await?.rejection_reason)
+    }
+    /// The signatures that stand, in order.
+    async fn approvals(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::approval::Approval>> {
+        Ok(super::approval::approvals(&self.card(ctx).await?))
     }
     /// The week's work days in date order, each with its ordinal among the days worked.
     async fn days(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkDay>> {
@@ -320,9 +357,7 @@ pub(crate) async fn load_punch(
     access: &Access,
     id: Uuid,
 ) -> async_graphql::Result<Punch> {
-    let tx = TenantTx::begin(&rc.store, access.production())
-        .await
-        .gql()?;
+    let tx = rc.tx(&access).await.gql()?;
     let punch = tx.punch(id).await.gql()?;
     let punch = match punch {
         Some(p) => p,
@@ -359,9 +394,7 @@ pub(crate) async fn timecard_page(
         "departmentId",
         department_id.as_ref().map(|i| i.as_str()),
     )?;
-    let tx = TenantTx::begin(&rc.store, access.production())
-        .await
-        .gql()?;
+    let tx = rc.tx(&access).await.gql()?;
     let settings = tx.settings().await.gql()?;
     check_week_ending(week_ending, settings.work_week_ends).gql()?;
     let status = status.map(|s| s.as_str());
@@ -391,7 +424,16 @@ pub(crate) async fn timecard_page(
     let departments = tx.departments_by_ids(&dept_ids).await.gql()?;
     let dates: Vec<NaiveDate> = (0..7).map(|i| from + Duration::days(i)).collect();
     let sheets = tx.published_call_sheets(&dates).await.gql()?;
+    let cards = tx.timecards_of(&ids, week_ending).await.gql()?;
     tx.commit().await.gql()?;
+    rc.loaders
+        .cards
+        .feed_many(
+            cards
+                .into_iter()
+                .map(|c| ((production, c.crew_member_id, week_ending), c)),
+        )
+        .await;
     let mut by_crew: std::collections::HashMap<DaysKey, Vec<WorkDayRecord>> = ids
         .iter()
         .map(|id| ((production, *id, from, week_ending), Vec::new()))
@@ -481,9 +523,7 @@ impl TimeQuery {
                 "see this crew member's time",
             )
             .gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let settings = tx.settings().await.gql()?;
         tx.commit().await.gql()?;
         check_week_ending(week_ending, settings.work_week_ends).gql()?;
@@ -585,9 +625,7 @@ async fn punch_target(
 ) -> async_graphql::Result<(Access, DomainPunch, DomainCrew)> {
     let (production, punch) = GlobalId::of(Kind::Punch, "punchId", id).gql()?;
     let access = rc.access(production).await.gql()?;
-    let tx = TenantTx::begin(&rc.store, access.production())
-        .await
-        .gql()?;
+    let tx = rc.tx(&access).await.gql()?;
     let punch = tx
         .punch(punch)
         .await
@@ -625,9 +663,7 @@ impl TimeMutation {
             )
             .gql()?;
         let tz = access.production().tz().gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let punch = tx
             .record_punch(
                 access.user,
@@ -713,9 +749,7 @@ impl TimeMutation {
                 .gql()?;
         }
         let tz = access.production().tz().gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let punches = tx
             .record_punches(access.user, &ids, input.kind.into(), input.at, &key, tz)
             .await
@@ -748,9 +782,7 @@ impl TimeMutation {
         let kind = input.kind.map(DomainKind::from).unwrap_or(punch.kind);
         let at = input.at.unwrap_or(punch.at);
         let tz = access.production().tz().gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let punch = tx
             .correct_punch(
                 access.user,
@@ -786,9 +818,7 @@ impl TimeMutation {
                 "correct this crew member's time",
             )
             .gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let punch = tx
             .delete_punch(access.user, punch.id, input.expected_version, &reason)
             .await
@@ -815,9 +845,7 @@ impl TimeMutation {
                 "change this crew member's days",
             )
             .gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let day = tx
             .set_day_type(member.crew.id, input.date, input.day_type.into())
             .await
@@ -854,9 +882,7 @@ impl TimeMutation {
                 "must be 1 (Monday) to 7 (Sunday)",
             ))
             .gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let s = tx
             .update_settings(ends, input.expected_version)
             .await

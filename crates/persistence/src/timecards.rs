@@ -1,0 +1,281 @@
+//! Timecard approvals: the status of each crew member's week and its signatures. Any edit to
+//! the time of a card in approval returns it to draft and clears its signatures; a finally
+//! approved card refuses edits until an accountant unlocks it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use crewtime_domain::approval::{transition, ApprovalAction, ApprovalStep, TimecardStatus};
+use crewtime_domain::time::week_ending;
+use crewtime_domain::{Error, Result};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::audit::snapshot;
+use crate::callsheets::stale;
+use crate::{db_err, TenantTx};
+
+/// A signature that stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalRecord {
+    pub step: ApprovalStep,
+    pub actor_id: Uuid,
+    pub at: DateTime<Utc>,
+}
+
+/// A week's card: status, version (0 before anything happened to it) and signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimecardRecord {
+    pub id: Option<Uuid>,
+    pub crew_member_id: Uuid,
+    pub week_ending: NaiveDate,
+    pub status: TimecardStatus,
+    pub version: i32,
+    pub rejection_reason: Option<String>,
+    pub approvals: Vec<ApprovalRecord>,
+}
+
+#[derive(FromQueryResult)]
+struct CardRow {
+    id: Uuid,
+    crew_member_id: Uuid,
+    week_ending: NaiveDate,
+    status: String,
+    version: i32,
+    rejection_reason: Option<String>,
+}
+
+#[derive(FromQueryResult)]
+struct ApprovalRow {
+    timecard_id: Uuid,
+    step: String,
+    actor_id: Uuid,
+    at: DateTime<Utc>,
+}
+
+impl TenantTx {
+    /// The cards of `crew` for one week (a draft with version 0 where none is stored).
+    pub async fn timecards_of(
+        &self,
+        crew: &[Uuid],
+        week: NaiveDate,
+    ) -> Result<Vec<TimecardRecord>> {
+        let rows = CardRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, crew_member_id, week_ending, status, version, rejection_reason FROM timecards \
+             WHERE crew_member_id = ANY($1) AND week_ending = $2",
+            [crew.to_vec().into(), week.into()],
+        ))
+        .all(self.conn())
+        .await
+        .map_err(db_err)?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let approvals = if ids.is_empty() {
+            Vec::new()
+        } else {
+            ApprovalRow::find_by_statement(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT timecard_id, step, actor_id, at FROM timecard_approvals \
+                 WHERE timecard_id = ANY($1) AND cleared_at IS NULL ORDER BY at",
+                [ids.into()],
+            ))
+            .all(self.conn())
+            .await
+            .map_err(db_err)?
+        };
+        crew.iter()
+            .map(|c| match rows.iter().find(|r| r.crew_member_id == *c) {
+                None => Ok(TimecardRecord {
+                    id: None,
+                    crew_member_id: *c,
+                    week_ending: week,
+                    status: TimecardStatus::Draft,
+                    version: 0,
+                    rejection_reason: None,
+                    approvals: Vec::new(),
+                }),
+                Some(r) => Ok(TimecardRecord {
+                    id: Some(r.id),
+                    crew_member_id: r.crew_member_id,
+                    week_ending: r.week_ending,
+                    status: TimecardStatus::parse(&r.status)?,
+                    version: r.version,
+                    rejection_reason: r.rejection_reason.clone(),
+                    approvals: approvals
+                        .iter()
+                        .filter(|a| a.timecard_id == r.id)
+                        .map(|a| {
+                            Ok(ApprovalRecord {
+                                step: ApprovalStep::parse(&a.step)?,
+                                actor_id: a.actor_id,
+                                at: a.at,
+                            })
+                        })
+                        .collect::<Result<_>>()?,
+                }),
+            })
+            .collect()
+    }
+
+    /// The card's row, created (version 0) if missing, and locked for this transaction.
+    async fn lock_card(&self, crew: Uuid, week: NaiveDate) -> Result<CardRow> {
+        self.conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO timecards (id, crew_member_id, week_ending, version) VALUES ($1, $2, $3, 0) \
+                 ON CONFLICT (crew_member_id, week_ending) DO NOTHING",
+                [Uuid::now_v7().into(), crew.into(), week.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        CardRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, crew_member_id, week_ending, status, version, rejection_reason FROM timecards \
+             WHERE crew_member_id = $1 AND week_ending = $2 FOR UPDATE",
+            [crew.into(), week.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::internal("timecard row vanished"))
+    }
+
+    /// Submits, approves, rejects or unlocks a card. `expected_version` must be the card's
+    /// current version; the change and its reason go on the record.
+    pub async fn apply_approval(
+        &self,
+        crew: Uuid,
+        week: NaiveDate,
+        action: ApprovalAction,
+        expected_version: i32,
+        reason: Option<&str>,
+        actor: Uuid,
+    ) -> Result<TimecardRecord> {
+        let row = self.lock_card(crew, week).await?;
+        if row.version != expected_version {
+            return Err(stale(row.version, expected_version));
+        }
+        let before = TimecardStatus::parse(&row.status)?;
+        let (after, step) = transition(before, action)?;
+        let rejection =
+            (action == ApprovalAction::Reject).then(|| reason.unwrap_or_default().to_owned());
+        self.conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE timecards SET status = $2, version = version + 1, rejection_reason = $3, updated_at = now() \
+                 WHERE id = $1",
+                [row.id.into(), after.as_str().into(), rejection.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        if matches!(action, ApprovalAction::Reject | ApprovalAction::Unlock) {
+            self.clear_approvals(row.id).await?;
+        }
+        if let Some(step) = step {
+            self.conn()
+                .execute(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "INSERT INTO timecard_approvals (id, timecard_id, step, actor_id) VALUES ($1, $2, $3, $4)",
+                    [Uuid::now_v7().into(), row.id.into(), step.as_str().into(), actor.into()],
+                ))
+                .await
+                .map_err(db_err)?;
+        }
+        let operation = match action {
+            ApprovalAction::Submit => "submitTimecard",
+            ApprovalAction::Approve => "approveTimecard",
+            ApprovalAction::Reject => "rejectTimecard",
+            ApprovalAction::Unlock => "unlockTimecard",
+        };
+        let state = |s: TimecardStatus, v: i32| serde_json::json!({ "crewMemberId": crew, "weekEnding": week, "status": s, "version": v });
+        self.audit(
+            operation,
+            "Timecard",
+            Some(row.id),
+            Some(state(before, row.version)),
+            Some(state(after, row.version + 1)),
+            reason,
+        )
+        .await?;
+        self.timecards_of(&[crew], week)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::internal("timecard vanished"))
+    }
+
+    async fn clear_approvals(&self, card: Uuid) -> Result<()> {
+        self.conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE timecard_approvals SET cleared_at = now() WHERE timecard_id = $1 AND cleared_at IS NULL",
+                [card.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Called by every edit of a crew member's time on `date`: a finally approved card refuses
+    /// the edit (`CONFLICT`); a card in approval returns to draft, its signatures cleared, on
+    /// the record.
+    pub(crate) async fn touch_timecard(&self, crew: Uuid, date: NaiveDate) -> Result<()> {
+        let ends = self.settings().await?.work_week_ends;
+        let week = week_ending(date, ends);
+        let row = crate::timecards::CardRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, crew_member_id, week_ending, status, version, rejection_reason FROM timecards \
+             WHERE crew_member_id = $1 AND week_ending = $2 FOR UPDATE",
+            [crew.into(), week.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else { return Ok(()) };
+        let status = TimecardStatus::parse(&row.status)?;
+        if status == TimecardStatus::Approved {
+            return Err(Error::Conflict(format!(
+                "the timecard for the week ending {week} is approved and locked; an accountant must unlock it first"
+            )));
+        }
+        if !status.in_approval() {
+            return Ok(());
+        }
+        self.conn()
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE timecards SET status = 'DRAFT', version = version + 1, updated_at = now() WHERE id = $1",
+                [row.id.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        self.clear_approvals(row.id).await?;
+        self.audit(
+            "timecardReturnedToDraft",
+            "Timecard",
+            Some(row.id),
+            Some(snapshot(
+                &serde_json::json!({ "status": status, "version": row.version }),
+            )?),
+            Some(snapshot(
+                &serde_json::json!({ "status": TimecardStatus::Draft, "version": row.version + 1 }),
+            )?),
+            Some("time edited while the card was in approval"),
+        )
+        .await
+    }
+
+    /// Crew members whose card for the week is finally approved.
+    pub async fn approved_crew(&self, week: NaiveDate) -> Result<Vec<Uuid>> {
+        let rows = self
+            .conn()
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT crew_member_id FROM timecards WHERE week_ending = $1 AND status = 'APPROVED'",
+                [week.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|r| r.try_get_by_index::<Uuid>(0).map_err(db_err))
+            .collect()
+    }
+}
