@@ -156,7 +156,7 @@ pub(crate) async fn issues(
     date: NaiveDate,
 ) -> async_graphql::Result<Vec<CallSheet>> {
     crewtime_domain::time::check_date("date", date).gql()?;
-    let tx = rc.tx(&access).await.gql()?;
+    let tx = rc.tx(access).await.gql()?;
     let sheets = tx.call_sheet_issues(date).await.gql()?;
     tx.commit().await.gql()?;
     Ok(sheets
@@ -170,7 +170,7 @@ pub(crate) async fn load(
     access: &Access,
     id: Uuid,
 ) -> async_graphql::Result<CallSheet> {
-    let tx = rc.tx(&access).await.gql()?;
+    let tx = rc.tx(access).await.gql()?;
     let sheet = tx.call_sheet(id).await.gql()?;
     tx.commit().await.gql()?;
     sheet

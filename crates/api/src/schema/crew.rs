@@ -233,7 +233,7 @@ pub(crate) async fn crew_page(
         "departmentId",
         department_id.as_ref().map(|i| i.as_str()),
     )?;
-    let tx = rc.tx(&access).await.gql()?;
+    let tx = rc.tx(access).await.gql()?;
     let rows = tx
         .crew_members(&access.crew_scope(), department, after, limit + 1)
         .await

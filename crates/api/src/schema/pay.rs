@@ -370,7 +370,7 @@ async fn production_week(
     HashMap<Uuid, Arc<PricedWeek>>,
     Vec<Department>,
 )> {
-    let tx = rc.tx(&access).await?;
+    let tx = rc.tx(access).await?;
     let crew = tx
         .crew_with_days(
             week_ending - Duration::days(6),
@@ -421,7 +421,7 @@ pub(crate) async fn payroll_export(
         .require(access.can_manage_deals(), "export payroll")
         .gql()?;
     check_date("weekEnding", week_ending).gql()?;
-    let tx = rc.tx(&access).await.gql()?;
+    let tx = rc.tx(access).await.gql()?;
     let settings = tx.settings().await.gql()?;
     tx.commit().await.gql()?;
     check_week_ending(week_ending, settings.work_week_ends).gql()?;
@@ -596,7 +596,7 @@ pub(crate) async fn hot_cost(
         .require(access.can_manage_deals(), "read the hot cost report")
         .gql()?;
     check_date("date", date).gql()?;
-    let tx = rc.tx(&access).await.gql()?;
+    let tx = rc.tx(access).await.gql()?;
     let settings = tx.settings().await.gql()?;
     let shoot_days = tx.shoot_days_until(date).await.gql()?;
     tx.commit().await.gql()?;

@@ -357,7 +357,7 @@ pub(crate) async fn load_punch(
     access: &Access,
     id: Uuid,
 ) -> async_graphql::Result<Punch> {
-    let tx = rc.tx(&access).await.gql()?;
+    let tx = rc.tx(access).await.gql()?;
     let punch = tx.punch(id).await.gql()?;
     let punch = match punch {
         Some(p) => p,
@@ -394,7 +394,7 @@ pub(crate) async fn timecard_page(
         "departmentId",
         department_id.as_ref().map(|i| i.as_str()),
     )?;
-    let tx = rc.tx(&access).await.gql()?;
+    let tx = rc.tx(access).await.gql()?;
     let settings = tx.settings().await.gql()?;
     check_week_ending(week_ending, settings.work_week_ends).gql()?;
     let status = status.map(|s| s.as_str());
