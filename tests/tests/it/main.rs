@@ -8,5 +8,6 @@ mod crew;
 mod http;
 mod limits;
 mod pay;
+mod roles;
 mod tenancy;
 mod time;
