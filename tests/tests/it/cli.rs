@@ -183,3 +183,50 @@ async fn serve_answers_then_stops_cleanly_on_sigterm() {
     assert!(logs.contains("\"request_id\""), "{logs}");
     assert!(logs.contains("stopped"), "{logs}");
 }
+
+#[tokio::test]
+async fn the_demo_seed_is_complete_and_repeatable() {
+    let url = fresh_database().await;
+    let mut env = test_env(&url);
+    env.insert("CREWTIME_DEMO_EMAIL".into(), "demo@example.com".into());
+    env.insert("CREWTIME_DEMO_PASSWORD".into(), "demo-password-1".into());
+    assert!(crewtime(&env, &["migrate"]).status.success());
+    for _ in 0..2 {
+        let out = crewtime(&env, &["demo", "seed"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let db = sea_orm::Database::connect(url.as_str()).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let schema: String = db
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT schema_name FROM crewtime.productions",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    for (table, expected) in [
+        ("departments", 5i64),
+        ("crew_members", 10),
+        ("punches", 200),
+        ("work_days", 50),
+    ] {
+        let n: i64 = db
+            .query_one(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT count(*) FROM {schema}.{table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap();
+        assert_eq!(n, expected, "{table}");
+    }
+}
