@@ -20,8 +20,17 @@ const DEMO_DEPARTMENTS: [(&str, &str); 5] = [
     ("Production", "PRD"),
 ];
 
-/// (name, department code, position, deal, rate, guaranteed hours).
-const DEMO_CREW: [(&str, &str, &str, DealKind, i64, Option<i64>); 10] = [
+/// Name, department code, position, deal, rate, guaranteed hours.
+type DemoCrew = (
+    &'static str,
+    &'static str,
+    &'static str,
+    DealKind,
+    i64,
+    Option<i64>,
+);
+
+const DEMO_CREW: [DemoCrew; 10] = [
     (
         "Alex Moreno",
         "CAM",
