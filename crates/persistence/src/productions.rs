@@ -10,7 +10,7 @@ use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::{db_err, migrate, Store};
 
 #[derive(FromQueryResult)]
-struct ProductionRow {
+pub(crate) struct ProductionRow {
     id: Uuid,
     name: String,
     timezone: String,
@@ -32,7 +32,7 @@ impl From<ProductionRow> for Production {
     }
 }
 
-const PRODUCTION_COLUMNS: &str =
+pub(crate) const PRODUCTION_COLUMNS: &str =
     "p.id, p.name, p.timezone, p.currency, p.schema_name, p.created_at";
 
 #[derive(FromQueryResult)]

@@ -11,5 +11,9 @@ pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
             name: "c0002_invitations",
             up: include_str!("c0002_invitations.sql"),
         }),
+        Box::new(SqlMigration {
+            name: "c0003_api_tokens",
+            up: include_str!("c0003_api_tokens.sql"),
+        }),
     ]
 }

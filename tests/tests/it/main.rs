@@ -1,10 +1,12 @@
 //! Black-box tests of the foundation: one binary, so the server links once.
 
+mod api_tokens;
 mod auth;
 mod cli;
 mod crew;
 mod http;
 mod limits;
+mod login_limits;
 mod pay;
 mod tenancy;
 mod time;
