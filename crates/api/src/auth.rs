@@ -1,11 +1,19 @@
-//! Access tokens: HS256 JWTs with the algorithm pinned and `exp`, `nbf`, issuer and audience
-//! checked with a small leeway. A token that fails any check is simply no principal: resolvers
-//! that need one answer `UNAUTHENTICATED`.
+//! Who is calling. Two kinds of bearer token: access tokens (HS256 JWTs with the algorithm
+//! pinned and `exp`, `nbf`, issuer and audience checked with a small leeway) for people, and
+//! integrators' API tokens (`ct_...`, checked against the stored hash). A token that fails any
+//! check is simply no principal: resolvers that need one answer `UNAUTHENTICATED`.
+
+use std::sync::Arc;
 
 use chrono::Utc;
-use crewtime_domain::auth::User;
+use crewtime_domain::auth::{ApiScopes, User};
+use crewtime_domain::production::Production;
+use crewtime_domain::{Error, Result};
+use crewtime_persistence::api_tokens::API_TOKEN_PREFIX;
+use crewtime_persistence::Store;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 pub const ISSUER: &str = "crewtime";
@@ -24,11 +32,81 @@ pub struct Claims {
     pub exp: i64,
 }
 
-/// Who is calling, as proven by a valid access token.
+/// Who is calling, as proven by a valid bearer token.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// A person, signed in with an access token.
+    User(UserPrincipal),
+    /// An integrator's API token: one production, and only what its scopes allow there.
+    ApiToken(Arc<TokenPrincipal>),
+}
+
+/// A signed-in person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Principal {
+pub struct UserPrincipal {
     pub user_id: Uuid,
+    /// Studio admin: may create productions.
     pub is_admin: bool,
+}
+
+/// A valid API token, with the production it acts in (read with the token, so acting in it
+/// costs no further query).
+#[derive(Debug)]
+pub struct TokenPrincipal {
+    pub token_id: Uuid,
+    pub production: Production,
+    pub scopes: ApiScopes,
+}
+
+/// The credential a request presented, checked at most once and only when a resolver asks.
+/// JWTs are checked by the HTTP layer without SQL; an API token is looked up lazily, so a request
+/// refused by the limits (or one that needs no principal) never reaches the database for it.
+/// One HTTP request shares one `Caller` across the operations of its batch.
+pub(crate) struct Caller {
+    api_token: Option<String>,
+    resolved: OnceCell<Result<Principal>>,
+}
+
+impl Caller {
+    /// From an `Authorization` header value (or none): no header, a header that is not a bearer
+    /// token, or a JWT that fails a check all make an anonymous caller.
+    pub(crate) fn from_header(header: Option<&str>, jwt: &JwtKeys) -> Self {
+        match header.and_then(bearer) {
+            Some(token) if token.starts_with(API_TOKEN_PREFIX) => Self {
+                api_token: Some(token.to_owned()),
+                resolved: OnceCell::new(),
+            },
+            Some(token) => Self::resolved(
+                jwt.verify(token)
+                    .map(Principal::User)
+                    .ok_or(Error::Unauthenticated),
+            ),
+            None => Self::resolved(Err(Error::Unauthenticated)),
+        }
+    }
+
+    fn resolved(principal: Result<Principal>) -> Self {
+        Self {
+            api_token: None,
+            resolved: OnceCell::new_with(Some(principal)),
+        }
+    }
+
+    /// The principal, looking an API token up on first use.
+    pub(crate) async fn principal(&self, store: &Store) -> Result<Principal> {
+        self.resolved
+            .get_or_init(|| async {
+                let token = self.api_token.as_deref().ok_or(Error::Unauthenticated)?;
+                let grant = store.authenticate_api_token(token).await?;
+                Ok(Principal::ApiToken(Arc::new(TokenPrincipal {
+                    token_id: grant.token_id,
+                    production: grant.production,
+                    scopes: grant.scopes,
+                })))
+            })
+            .await
+            .clone()
+    }
 }
 
 pub(crate) struct JwtKeys {
@@ -58,10 +136,10 @@ impl JwtKeys {
         &self,
         user: &User,
         ttl: std::time::Duration,
-    ) -> crewtime_domain::Result<(String, chrono::DateTime<Utc>)> {
+    ) -> Result<(String, chrono::DateTime<Utc>)> {
         let now = Utc::now();
         let ttl = chrono::Duration::from_std(ttl)
-            .map_err(|e| crewtime_domain::Error::internal(format!("token ttl: {e}")))?;
+            .map_err(|e| Error::internal(format!("token ttl: {e}")))?;
         let exp = now + ttl;
         let claims = Claims {
             sub: user.id,
@@ -73,14 +151,14 @@ impl JwtKeys {
             exp: exp.timestamp(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| crewtime_domain::Error::internal(format!("jwt encode: {e}")))?;
+            .map_err(|e| Error::internal(format!("jwt encode: {e}")))?;
         Ok((token, exp))
     }
 
-    pub(crate) fn verify(&self, token: &str) -> Option<Principal> {
+    pub(crate) fn verify(&self, token: &str) -> Option<UserPrincipal> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()
-            .map(|data| Principal {
+            .map(|data| UserPrincipal {
                 user_id: data.claims.sub,
                 is_admin: data.claims.adm,
             })

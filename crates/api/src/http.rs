@@ -1,5 +1,7 @@
 //! HTTP routes: GraphQL over HTTP (POST, and GET for queries only), health, readiness, metrics.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::http::{parse_query_string, GraphiQLSource};
@@ -11,6 +13,7 @@ use poem::web::Data;
 use poem::{get, handler, Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use tracing::Instrument;
 
+use crate::auth::Caller;
 use crate::error::{ensure_codes, server_error};
 use crate::limits::{max_aliases_per_field, metric_name, operation_name, operation_type};
 use crate::schema::RequestCtx;
@@ -87,22 +90,51 @@ fn route_label(path: &str) -> &'static str {
     }
 }
 
-fn request_ctx(state: &AppState, req: &Request) -> RequestCtx {
-    let principal = req
-        .header(header::AUTHORIZATION)
-        .and_then(crate::auth::bearer)
-        .and_then(|token| state.jwt.verify(token));
+/// The request's caller: one per HTTP request, shared by the operations of a batch, so an API
+/// token is looked up (lazily, see `Caller`) at most once per request.
+fn caller_of(state: &AppState, req: &Request) -> Arc<Caller> {
+    Arc::new(Caller::from_header(
+        req.header(header::AUTHORIZATION),
+        &state.jwt,
+    ))
+}
+
+fn request_ctx(state: &AppState, req: &Request, caller: &Arc<Caller>) -> RequestCtx {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
     RequestCtx::new(
-        state.store.clone(),
-        state.config.clone(),
-        state.jwt.clone(),
-        principal,
-        state.pay_cache.clone(),
-        req.extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
+        state,
+        caller.clone(),
+        client_address(state, req),
+        request_id,
     )
+}
+
+/// The client's address for the sign-in limits: the peer's, or behind a trusted proxy the last
+/// `X-Forwarded-For` entry, which that proxy appended. Earlier entries came from the client and
+/// could be anything, so they are never used.
+fn client_address(state: &AppState, req: &Request) -> Option<IpAddr> {
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    if !state.config.trust_proxy {
+        return peer;
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .map(str::trim)
+        .and_then(|hop| {
+            hop.parse::<IpAddr>()
+                .ok()
+                .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        });
+    forwarded.or(peer)
 }
 
 /// Which media type to answer with (GraphQL over HTTP): the new one only when asked for.
@@ -156,9 +188,10 @@ async fn graphql_post(req: &Request, body: Body, Data(state): Data<&AppState>) -
             )
         }
     };
+    let caller = caller_of(state, req);
     match batch {
         BatchRequest::Single(one) => {
-            let resp = execute(state, &request_ctx(state, req), one).await;
+            let resp = execute(state, &request_ctx(state, req, &caller), one).await;
             respond(BatchResponse::Single(resp), new_media)
         }
         BatchRequest::Batch(many) => {
@@ -185,7 +218,7 @@ async fn graphql_post(req: &Request, body: Body, Data(state): Data<&AppState>) -
             for one in many {
                 // A context (and so loader caches) per operation: a later operation of the
                 // batch must see what an earlier one wrote.
-                out.push(execute(state, &request_ctx(state, req), one).await);
+                out.push(execute(state, &request_ctx(state, req, &caller), one).await);
             }
             respond(BatchResponse::Batch(out), new_media)
         }
@@ -222,7 +255,7 @@ async fn graphql_get(req: &Request, Data(state): Data<&AppState>) -> Response {
             return resp;
         }
     }
-    let rc = request_ctx(state, req);
+    let rc = request_ctx(state, req, &caller_of(state, req));
     let resp = execute(state, &rc, gql).await;
     respond(BatchResponse::Single(resp), new_media)
 }

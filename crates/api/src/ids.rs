@@ -47,6 +47,11 @@ impl Kind {
 pub(crate) enum GlobalId {
     Production(Uuid),
     User(Uuid),
+    /// An API token: it lives in the control schema, but belongs to one production.
+    ApiToken {
+        production: Uuid,
+        id: Uuid,
+    },
     Tenant {
         kind: Kind,
         production: Uuid,
@@ -67,6 +72,7 @@ impl GlobalId {
         let raw = match self {
             GlobalId::Production(id) => format!("Production:{id}"),
             GlobalId::User(id) => format!("User:{id}"),
+            GlobalId::ApiToken { production, id } => format!("ApiToken:{production}:{id}"),
             GlobalId::Tenant {
                 kind,
                 production,
@@ -92,6 +98,10 @@ impl GlobalId {
         let decoded = match kind {
             "Production" => GlobalId::Production(uuid()?),
             "User" => GlobalId::User(uuid()?),
+            "ApiToken" => GlobalId::ApiToken {
+                production: uuid()?,
+                id: uuid()?,
+            },
             other => match Kind::ALL.into_iter().find(|k| k.name() == other) {
                 Some(kind) => GlobalId::Tenant {
                     kind,
@@ -112,6 +122,14 @@ impl GlobalId {
         match Self::decode(field, id)? {
             GlobalId::Production(p) => Ok(p),
             _ => Err(Error::invalid(field, "is not a production id")),
+        }
+    }
+
+    /// Decodes an id that must name an API token: (production, id).
+    pub(crate) fn api_token(field: &str, id: &str) -> Result<(Uuid, Uuid)> {
+        match Self::decode(field, id)? {
+            GlobalId::ApiToken { production, id } => Ok((production, id)),
+            _ => Err(Error::invalid(field, "is not an API token id")),
         }
     }
 
@@ -153,7 +171,14 @@ mod tests {
     fn ids_round_trip_and_reject_garbage() {
         let p = Uuid::now_v7();
         let d = Uuid::now_v7();
-        let mut all = vec![GlobalId::Production(p), GlobalId::User(d)];
+        let mut all = vec![
+            GlobalId::Production(p),
+            GlobalId::User(d),
+            GlobalId::ApiToken {
+                production: p,
+                id: d,
+            },
+        ];
         all.extend(Kind::ALL.iter().map(|k| GlobalId::tenant(*k, p, d)));
         for id in all {
             assert_eq!(GlobalId::decode("id", &id.encode()).unwrap(), id);
@@ -171,6 +196,7 @@ mod tests {
         let dept = GlobalId::tenant(Kind::Department, p, d).encode();
         assert_eq!(GlobalId::of(Kind::Department, "id", &dept).unwrap(), (p, d));
         assert!(GlobalId::of(Kind::Punch, "id", &dept).is_err());
+        assert!(GlobalId::api_token("id", &dept).is_err());
         assert_eq!(decode_cursor(&encode_cursor(p)).unwrap(), p);
         assert!(decode_cursor("nope").is_err());
     }

@@ -26,6 +26,13 @@ pub struct ApiConfig {
     pub max_batch: usize,
     pub max_body_bytes: usize,
     pub max_page_size: usize,
+    /// Failed sign-ins per account (email) per 15 minutes before `login` answers `RATE_LIMITED`.
+    pub login_max_failures_per_account: u32,
+    /// Sign-in attempts per client address per 15 minutes.
+    pub login_max_attempts_per_address: u32,
+    /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For` entry
+    /// (the one the proxy appended) instead of the peer's, which is the proxy's.
+    pub trust_proxy: bool,
 }
 
 impl ApiConfig {
@@ -41,6 +48,9 @@ impl ApiConfig {
             max_batch: 10,
             max_body_bytes: 1024 * 1024,
             max_page_size: 100,
+            login_max_failures_per_account: 5,
+            login_max_attempts_per_address: 30,
+            trust_proxy: false,
         }
     }
 }
@@ -53,6 +63,7 @@ pub struct AppState {
     pub(crate) jwt: Arc<JwtKeys>,
     pub(crate) schema: CrewtimeSchema,
     pub(crate) pay_cache: Arc<crate::pay_cache::PayCache>,
+    pub(crate) login_limiter: Arc<crate::login_limits::LoginLimiter>,
     pub redis: Option<Arc<crewtime_realtime::RedisHealth>>,
 }
 
@@ -65,12 +76,17 @@ impl AppState {
         let config = Arc::new(config);
         let jwt = Arc::new(JwtKeys::new(&config.jwt_secret));
         let schema = crate::schema::build_schema(&config);
+        let login_limiter = Arc::new(crate::login_limits::LoginLimiter::new(
+            config.login_max_failures_per_account,
+            config.login_max_attempts_per_address,
+        ));
         Self {
             store,
             config,
             jwt,
             schema,
             pay_cache: Arc::default(),
+            login_limiter,
             redis,
         }
     }

@@ -99,6 +99,111 @@ pub fn check_password(password: &str) -> Result<()> {
     Ok(())
 }
 
+/// What an integrator's API token may do in its one production. A token has no role: these
+/// scopes alone answer every access question for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ApiScope {
+    /// Read the production's departments, crew, call sheets, work days and timecards (no pay).
+    ReadTime,
+    /// Read pay: timecard pay, deals and rates, rule sets, the payroll export and hot cost.
+    /// Pay shows hours anyway, so this scope also reads everything `ReadTime` reads.
+    ReadPay,
+    /// Record punches (`recordPunch`, `recordPunches`) for any crew member of the production.
+    WritePunches,
+    /// Read the production's audit log.
+    ReadAudit,
+}
+
+impl ApiScope {
+    pub const ALL: [ApiScope; 4] = [
+        ApiScope::ReadTime,
+        ApiScope::ReadPay,
+        ApiScope::WritePunches,
+        ApiScope::ReadAudit,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiScope::ReadTime => "READ_TIME",
+            ApiScope::ReadPay => "READ_PAY",
+            ApiScope::WritePunches => "WRITE_PUNCHES",
+            ApiScope::ReadAudit => "READ_AUDIT",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        ApiScope::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| Error::internal(format!("unknown stored API scope {s:?}")))
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of API scopes; `Copy`, so the request's principal stays cheap to pass around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct ApiScopes(u8);
+
+impl ApiScopes {
+    pub fn contains(self, scope: ApiScope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The scopes in their declared order.
+    pub fn iter(self) -> impl Iterator<Item = ApiScope> {
+        ApiScope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+}
+
+impl FromIterator<ApiScope> for ApiScopes {
+    fn from_iter<I: IntoIterator<Item = ApiScope>>(iter: I) -> Self {
+        ApiScopes(iter.into_iter().fold(0, |acc, s| acc | s.bit()))
+    }
+}
+
+/// A checked request for a new API token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiToken {
+    pub name: String,
+    pub scopes: ApiScopes,
+    /// `None`: the token works until it is revoked.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl NewApiToken {
+    /// Checks a client's request: a name, at least one scope, an expiry (if any) in the future.
+    pub fn parse(
+        name: &str,
+        scopes: &[ApiScope],
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self> {
+        let name = crate::production::parse_name("name", name, 100)?;
+        let scopes: ApiScopes = scopes.iter().copied().collect();
+        if scopes.is_empty() {
+            return Err(Error::invalid("scopes", "give at least one scope"));
+        }
+        if let Some(at) = expires_at {
+            crate::time::check_instant("expiresAt", at)?;
+            if at <= now {
+                return Err(Error::invalid("expiresAt", "must be in the future"));
+            }
+        }
+        Ok(Self {
+            name,
+            scopes,
+            expires_at,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +231,48 @@ mod tests {
             assert_eq!(Role::parse(r.as_str()).unwrap(), r);
         }
         assert!(Role::parse("OWNER").is_err());
+    }
+
+    #[test]
+    fn api_scopes_round_trip_and_form_sets() {
+        for s in ApiScope::ALL {
+            assert_eq!(ApiScope::parse(s.as_str()).unwrap(), s);
+        }
+        assert!(ApiScope::parse("ADMIN").is_err());
+        let set: ApiScopes = [
+            ApiScope::WritePunches,
+            ApiScope::ReadTime,
+            ApiScope::ReadTime,
+        ]
+        .into_iter()
+        .collect();
+        assert!(set.contains(ApiScope::ReadTime) && set.contains(ApiScope::WritePunches));
+        assert!(!set.contains(ApiScope::ReadPay) && !set.contains(ApiScope::ReadAudit));
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [ApiScope::ReadTime, ApiScope::WritePunches]
+        );
+        assert!(ApiScopes::default().is_empty());
+    }
+
+    #[test]
+    fn new_api_tokens_are_checked() {
+        let now = chrono::Utc::now();
+        let ok = NewApiToken::parse(" Payroll sync ", &[ApiScope::ReadPay], None, now).unwrap();
+        assert_eq!(ok.name, "Payroll sync");
+        let field = |r: Result<NewApiToken>| match r {
+            Err(Error::Invalid { field, .. }) => field,
+            other => panic!("not an input error: {other:?}"),
+        };
+        assert_eq!(
+            field(NewApiToken::parse("", &[ApiScope::ReadPay], None, now)),
+            "name"
+        );
+        assert_eq!(field(NewApiToken::parse("x", &[], None, now)), "scopes");
+        let past = Some(now - chrono::Duration::seconds(1));
+        assert_eq!(
+            field(NewApiToken::parse("x", &[ApiScope::ReadTime], past, now)),
+            "expiresAt"
+        );
     }
 }

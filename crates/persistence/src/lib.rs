@@ -1,9 +1,11 @@
 //! crewtime's storage. The only crate that writes SQL (besides the migrations).
 //!
-//! Control data (users, productions, memberships, tokens) lives in the `crewtime` schema and is
-//! always addressed schema-qualified. Production data lives in one schema per production and is
-//! reachable only through [`TenantTx`], which pins the transaction's `search_path`.
+//! Control data (users, productions, memberships, refresh and API tokens) lives in the `crewtime`
+//! schema and is always addressed schema-qualified. Production data lives in one schema per
+//! production and is reachable only through [`TenantTx`], which pins the transaction's
+//! `search_path`.
 
+pub mod api_tokens;
 pub mod audit;
 pub mod callsheets;
 pub mod crew;

@@ -10,7 +10,7 @@ use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::{db_err, migrate, Store};
 
 #[derive(FromQueryResult)]
-struct ProductionRow {
+pub(crate) struct ProductionRow {
     id: Uuid,
     name: String,
     timezone: String,
@@ -34,7 +34,7 @@ impl From<ProductionRow> for Production {
     }
 }
 
-const PRODUCTION_COLUMNS: &str =
+pub(crate) const PRODUCTION_COLUMNS: &str =
     "p.id, p.name, p.timezone, p.currency, p.schema_name, p.rates_visible_to_department_heads, p.created_at";
 
 #[derive(FromQueryResult)]

@@ -104,6 +104,11 @@ impl Config {
             Duration::from_secs(parse(env, "CREWTIME_ACCESS_TOKEN_TTL_SECS", "900")?);
         api.refresh_token_ttl =
             Duration::from_secs(parse(env, "CREWTIME_REFRESH_TOKEN_TTL_SECS", "2592000")?);
+        api.login_max_failures_per_account =
+            positive(env, "CREWTIME_LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")?;
+        api.login_max_attempts_per_address =
+            positive(env, "CREWTIME_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "30")?;
+        api.trust_proxy = parse(env, "CREWTIME_TRUST_PROXY", "false")?;
         Ok(Self {
             database_url: database_url.to_owned(),
             redis_url,
@@ -135,6 +140,21 @@ where
     })
 }
 
+/// A count that must be at least 1: a limit of 0 would refuse every sign-in.
+fn positive(
+    env: &HashMap<String, String>,
+    name: &'static str,
+    default: &str,
+) -> Result<u32, ConfigError> {
+    match parse::<u32>(env, name, default)? {
+        0 => Err(ConfigError {
+            name,
+            problem: "must be at least 1".into(),
+        }),
+        n => Ok(n),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +179,14 @@ mod tests {
             (10, 15, 10)
         );
         assert_eq!((c.api.max_body_bytes, c.api.max_page_size), (1 << 20, 100));
+        assert_eq!(
+            (
+                c.api.login_max_failures_per_account,
+                c.api.login_max_attempts_per_address,
+                c.api.trust_proxy
+            ),
+            (5, 30, false)
+        );
     }
 
     #[test]
@@ -191,6 +219,18 @@ mod tests {
         assert_eq!(
             name(&[db, ("CREWTIME_ENCRYPTION_KEY", "abc")]),
             "CREWTIME_ENCRYPTION_KEY"
+        );
+        assert_eq!(
+            name(&[db, ("CREWTIME_LOGIN_MAX_FAILURES_PER_ACCOUNT", "0")]),
+            "CREWTIME_LOGIN_MAX_FAILURES_PER_ACCOUNT"
+        );
+        assert_eq!(
+            name(&[db, ("CREWTIME_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "many")]),
+            "CREWTIME_LOGIN_MAX_ATTEMPTS_PER_ADDRESS"
+        );
+        assert_eq!(
+            name(&[db, ("CREWTIME_TRUST_PROXY", "yes")]),
+            "CREWTIME_TRUST_PROXY"
         );
     }
 }

@@ -12,6 +12,10 @@ pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
             up: include_str!("c0002_invitations.sql"),
         }),
         Box::new(SqlMigration {
+            name: "c0003_api_tokens",
+            up: include_str!("c0003_api_tokens.sql"),
+        }),
+        Box::new(SqlMigration {
             name: "c0004_rates_visibility",
             up: include_str!("c0004_rates_visibility.sql"),
         }),

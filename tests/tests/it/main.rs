@@ -1,5 +1,6 @@
 //! Black-box tests of the foundation: one binary, so the server links once.
 
+mod api_tokens;
 mod approvals;
 mod audit;
 mod auth;
@@ -7,6 +8,7 @@ mod cli;
 mod crew;
 mod http;
 mod limits;
+mod login_limits;
 mod pay;
 mod roles;
 mod tenancy;

@@ -70,9 +70,10 @@ fn decode(cursor: &str) -> crewtime_domain::Result<i64> {
 /// id the API handed out can be given.
 fn entity_uuid(id: &str) -> crewtime_domain::Result<uuid::Uuid> {
     match GlobalId::decode("entity", id) {
-        Ok(GlobalId::Tenant { id, .. }) | Ok(GlobalId::Production(id)) | Ok(GlobalId::User(id)) => {
-            Ok(id)
-        }
+        Ok(GlobalId::Tenant { id, .. })
+        | Ok(GlobalId::Production(id))
+        | Ok(GlobalId::User(id))
+        | Ok(GlobalId::ApiToken { id, .. }) => Ok(id),
         Err(_) => uuid::Uuid::parse_str(id).map_err(|_| Error::invalid("entity", "is not an id")),
     }
 }

@@ -1,6 +1,7 @@
 //! The GraphQL schema: one query root, one mutation root, types named for what they hold.
 
 mod access;
+mod api_tokens;
 mod approval;
 mod audit;
 mod callsheet;
@@ -13,6 +14,7 @@ mod session;
 mod time;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
@@ -21,8 +23,9 @@ use crewtime_persistence::productions::MemberView;
 use crewtime_persistence::{Store, TenantTx};
 use uuid::Uuid;
 
-use crate::auth::{JwtKeys, Principal};
-use crate::state::{ApiConfig, Environment};
+use crate::auth::{Caller, JwtKeys, Principal, UserPrincipal};
+use crate::login_limits::LoginLimiter;
+use crate::state::{ApiConfig, AppState, Environment};
 use crewtime_domain::{Error, Result};
 
 pub(crate) use access::Access;
@@ -48,6 +51,7 @@ pub struct Mutation(
     time::TimeMutation,
     pay::PayMutation,
     approval::ApprovalMutation,
+    api_tokens::ApiTokenMutation,
 );
 
 /// What every resolver can reach for one request.
@@ -56,7 +60,10 @@ pub(crate) struct RequestCtx {
     pub store: Store,
     pub config: Arc<ApiConfig>,
     pub jwt: Arc<JwtKeys>,
-    pub principal: Option<Principal>,
+    caller: Arc<Caller>,
+    /// The client's address as the sign-in limits count it (see `http::client_address`).
+    pub client: Option<IpAddr>,
+    pub login_limiter: Arc<LoginLimiter>,
     pub pay_cache: Arc<crate::pay_cache::PayCache>,
     /// The request id, for the audit trail.
     pub request_id: String,
@@ -67,21 +74,21 @@ pub(crate) struct RequestCtx {
 
 impl RequestCtx {
     pub(crate) fn new(
-        store: Store,
-        config: Arc<ApiConfig>,
-        jwt: Arc<JwtKeys>,
-        principal: Option<Principal>,
-        pay_cache: Arc<crate::pay_cache::PayCache>,
+        state: &AppState,
+        caller: Arc<Caller>,
+        client: Option<IpAddr>,
         request_id: String,
     ) -> Self {
         let views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>> = Arc::default();
-        let loaders = Arc::new(Loaders::new(store.clone(), views.clone()));
+        let loaders = Arc::new(Loaders::new(state.store.clone(), views.clone()));
         Self {
-            store,
-            config,
-            jwt,
-            principal,
-            pay_cache,
+            store: state.store.clone(),
+            config: state.config.clone(),
+            jwt: state.jwt.clone(),
+            caller,
+            client,
+            login_limiter: state.login_limiter.clone(),
+            pay_cache: state.pay_cache.clone(),
             request_id,
             views,
             loaders,
@@ -93,32 +100,60 @@ impl RequestCtx {
         ctx.data_unchecked::<RequestCtx>()
     }
 
-    pub(crate) fn principal(&self) -> Result<Principal> {
-        self.principal.ok_or(Error::Unauthenticated)
+    /// Who is calling; `UNAUTHENTICATED` without a valid token.
+    pub(crate) async fn principal(&self) -> Result<Principal> {
+        self.caller.principal(&self.store).await
     }
 
-    /// The caller's access to a production: `NOT_FOUND` without a membership.
+    /// The signed-in person, for what only people may do (`what` ends the refusal for an API
+    /// token: "API tokens cannot ...").
+    pub(crate) async fn user(&self, what: &str) -> Result<UserPrincipal> {
+        match self.principal().await? {
+            Principal::User(user) => Ok(user),
+            Principal::ApiToken(_) => Err(Error::Forbidden(format!("API tokens cannot {what}"))),
+        }
+    }
+
+    /// The caller's access to a production: `NOT_FOUND` without a membership, and for an API
+    /// token any production but its own.
     pub(crate) async fn access(&self, production: Uuid) -> Result<Access> {
-        let principal = self.principal()?;
+        let principal = self.principal().await?;
+        if let Principal::ApiToken(token) = &principal {
+            if token.production.id != production {
+                return Err(Error::NotFound("production"));
+            }
+        }
         let cached = self
             .views
             .lock()
             .map_err(|_| Error::internal("views lock poisoned"))?
             .get(&production)
             .cloned();
-        let view = match cached {
-            Some(v) => v,
-            None => {
+        let view = match (cached, &principal) {
+            (Some(v), _) => v,
+            (None, Principal::User(user)) => {
                 let v = Arc::new(
                     self.store
-                        .production_for_member(principal.user_id, production)
+                        .production_for_member(user.user_id, production)
                         .await?,
                 );
                 self.remember(v.clone())?;
                 v
             }
+            (None, Principal::ApiToken(token)) => {
+                // Read with the token; a token holds no membership.
+                let v = Arc::new(MemberView {
+                    production: token.production.clone(),
+                    memberships: Vec::new(),
+                });
+                self.remember(v.clone())?;
+                v
+            }
         };
-        Ok(Access::new(view, principal.user_id))
+        Ok(match principal {
+            Principal::User(user) => Access::new(view, user.user_id),
+            Principal::ApiToken(token) => Access::for_token(view, token.token_id, token.scopes),
+        })
     }
 
     pub(crate) fn remember(&self, view: Arc<MemberView>) -> Result<()> {
@@ -133,7 +168,11 @@ impl RequestCtx {
     /// request.
     pub(crate) async fn tx(&self, access: &Access) -> Result<TenantTx> {
         let actor = AuditActor {
-            kind: ActorKind::User,
+            kind: if access.is_token() {
+                ActorKind::ApiToken
+            } else {
+                ActorKind::User
+            },
             id: Some(access.user),
             request_id: Some(self.request_id.clone()),
         };

@@ -16,6 +16,7 @@ use super::connection::page;
 use super::crew::CrewMember;
 use super::time::{Punch, Timecard, TimecardStatus};
 use super::{Access, RequestCtx};
+use crate::auth::Principal;
 use crate::error::GqlResult;
 use crate::ids::{decode_cursor, GlobalId, Kind};
 
@@ -108,6 +109,9 @@ impl Production {
         after: Option<String>,
         department_id: Option<ID>,
     ) -> async_graphql::Result<Connection<String, CrewMember>> {
+        self.0
+            .require(self.0.can_read_records(), "read the production's records")
+            .gql()?;
         super::crew::crew_page(ctx, &self.0, first, after, department_id).await
     }
 
@@ -116,6 +120,9 @@ impl Production {
         if production != self.0.production().id {
             return Err(Error::NotFound("crew member")).gql();
         }
+        self.0
+            .require(self.0.can_read_records(), "read the production's records")
+            .gql()?;
         super::crew::load_crew(RequestCtx::get(ctx), &self.0, crew).await
     }
 
@@ -125,6 +132,9 @@ impl Production {
         ctx: &Context<'_>,
         date: chrono::NaiveDate,
     ) -> async_graphql::Result<Option<CallSheet>> {
+        self.0
+            .require(self.0.can_read_records(), "read the production's records")
+            .gql()?;
         let issues = super::callsheet::issues(RequestCtx::get(ctx), &self.0, date).await?;
         let published = issues
             .iter()
@@ -141,6 +151,9 @@ impl Production {
         ctx: &Context<'_>,
         date: chrono::NaiveDate,
     ) -> async_graphql::Result<Vec<CallSheet>> {
+        self.0
+            .require(self.0.can_read_records(), "read the production's records")
+            .gql()?;
         super::callsheet::issues(RequestCtx::get(ctx), &self.0, date).await
     }
 
@@ -174,6 +187,9 @@ impl Production {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::pay::RuleSetVersion>> {
+        self.0
+            .require(self.0.can_read_rule_sets(), "read rule sets")
+            .gql()?;
         let rc = RequestCtx::get(ctx);
         let tx = rc.tx(&self.0).await.gql()?;
         let stored = tx.rule_sets().await.gql()?;
@@ -216,6 +232,9 @@ impl Production {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Timecard>> {
+        self.0
+            .require(self.0.can_read_records(), "read the production's records")
+            .gql()?;
         super::time::timecard_page(
             ctx,
             &self.0,
@@ -237,6 +256,9 @@ impl Production {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Department>> {
+        self.0
+            .require(self.0.can_read_records(), "read the production's records")
+            .gql()?;
         let rc = RequestCtx::get(ctx);
         let limit = rc.page_size(first).gql()?;
         let after = after.as_deref().map(decode_cursor).transpose().gql()?;
@@ -251,7 +273,24 @@ impl Production {
         if production != self.0.production().id {
             return Err(Error::NotFound("department")).gql();
         }
+        self.0
+            .require(self.0.can_read_records(), "read the production's records")
+            .gql()?;
         load_department(RequestCtx::get(ctx), &self.0, dept).await
+    }
+
+    /// The production's API tokens, oldest first, revoked and expired ones included (never
+    /// their secrets). Production admins only.
+    #[graphql(
+        complexity = "(first.unwrap_or(20).clamp(0, 1000) as usize).saturating_mul(child_complexity).saturating_add(1)"
+    )]
+    async fn api_tokens(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, super::api_tokens::ApiToken>> {
+        super::api_tokens::page(RequestCtx::get(ctx), &self.0, first, after).await
     }
 }
 
@@ -317,9 +356,26 @@ impl ProductionQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Production>> {
         let rc = RequestCtx::get(ctx);
-        let principal = rc.principal().gql()?;
         let limit = rc.page_size(first).gql()?;
         let after = after.as_deref().map(decode_cursor).transpose().gql()?;
+        let principal = match rc.principal().await.gql()? {
+            Principal::User(user) => user,
+            Principal::ApiToken(token) => {
+                // A token sees exactly one production: its own.
+                let access = rc.access(token.production.id).await.gql()?;
+                let rows: Vec<Access> = Some(access)
+                    .filter(|a| after.is_none_or(|c| a.production().id > c))
+                    .into_iter()
+                    .collect();
+                return Ok(page(
+                    rows,
+                    limit,
+                    after.is_some(),
+                    |a| a.production().id,
+                    Production,
+                ));
+            }
+        };
         let rows = rc
             .store
             .productions_for_member(principal.user_id, after, limit + 1)
@@ -375,6 +431,12 @@ impl ProductionQuery {
                 id,
             } => {
                 let access = rc.access(production).await.gql()?;
+                if kind != Kind::Punch {
+                    // A punch is checked against its crew member's time in `load_punch`.
+                    access
+                        .require(access.can_read_records(), "read the production's records")
+                        .gql()?;
+                }
                 Ok(Some(match kind {
                     Kind::Department => Node::Department(load_department(rc, &access, id).await?),
                     Kind::CrewMember => {
@@ -386,7 +448,7 @@ impl ProductionQuery {
                     Kind::Punch => Node::Punch(super::time::load_punch(rc, &access, id).await?),
                 }))
             }
-            GlobalId::User(_) => Err(Error::NotFound("node")).gql(),
+            GlobalId::User(_) | GlobalId::ApiToken { .. } => Err(Error::NotFound("node")).gql(),
         }
     }
 }
@@ -468,7 +530,7 @@ impl ProductionMutation {
         input: CreateProductionInput,
     ) -> async_graphql::Result<CreateProductionPayload> {
         let rc = RequestCtx::get(ctx);
-        let principal = rc.principal().gql()?;
+        let principal = rc.user("create productions").await.gql()?;
         let new = NewProduction::parse(&input.name, &input.timezone, &input.currency).gql()?;
         let key = input
             .idempotency_key
@@ -555,7 +617,7 @@ impl ProductionMutation {
         let production = GlobalId::production("productionId", &input.production_id).gql()?;
         let access = rc.access(production).await.gql()?;
         access
-            .require(access.has_any(&[DomainRole::Admin]), "grant roles")
+            .require(access.can_grant_roles(), "grant roles")
             .gql()?;
         let department = match input.department_id.as_deref() {
             None => None,

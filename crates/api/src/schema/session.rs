@@ -58,7 +58,7 @@ impl SessionQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         let rc = RequestCtx::get(ctx);
-        let principal = rc.principal().gql()?;
+        let principal = rc.user("read `me`").await.gql()?;
         let user = rc
             .store
             .user_by_id(principal.user_id)
@@ -76,14 +76,25 @@ pub(crate) struct SessionMutation;
 #[Object]
 impl SessionMutation {
     /// Signs in with email and password. A wrong email and a wrong password get the same error.
+    /// Too many failures for one email, or attempts from one address, are `RATE_LIMITED` for a
+    /// while, without checking the password.
     async fn login(
         &self,
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
         let rc = RequestCtx::get(ctx);
+        let attempt = match rc.login_limiter.admit(&input.email, rc.client) {
+            Ok(a) => a,
+            Err(e) => {
+                metrics::counter!("crewtime_logins_total", "outcome" => "rate_limited")
+                    .increment(1);
+                return Err(e).gql();
+            }
+        };
         let outcome = rc.store.verify_login(&input.email, &input.password).await;
         let label = if outcome.is_ok() {
+            rc.login_limiter.succeeded(attempt);
             "success"
         } else {
             "failure"
