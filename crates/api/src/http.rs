@@ -33,7 +33,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
     route
         .data(state)
         .with(CatchPanic::new())
-        .around(|ep, req| async move {
+        .around(|ep, mut req| async move {
             // The client's `x-request-id` when it is sane, else a new one; echoed in the response
             // and carried by every log line of the request through the span.
             let id = req
@@ -50,6 +50,8 @@ pub fn routes(state: AppState) -> impl Endpoint {
             let method = req.method().clone();
             let started = Instant::now();
             let span = tracing::info_span!("request", request_id = %id, method = %method, route);
+            // Resolvers record it with what they must account for (reads of personal data).
+            req.extensions_mut().insert(RequestId(id.clone()));
             let mut resp = match ep.call(req).instrument(span.clone()).await {
                 Ok(r) => r.into_response(),
                 Err(e) => e.into_response(),
@@ -82,6 +84,10 @@ fn route_label(path: &str) -> &'static str {
     }
 }
 
+/// The request's id, as the access log and the response header carry it.
+#[derive(Clone)]
+struct RequestId(String);
+
 fn request_ctx(state: &AppState, req: &Request) -> RequestCtx {
     let principal = req
         .header(header::AUTHORIZATION)
@@ -93,6 +99,7 @@ fn request_ctx(state: &AppState, req: &Request) -> RequestCtx {
         state.jwt.clone(),
         principal,
         state.pay_cache.clone(),
+        req.extensions().get::<RequestId>().map(|r| r.0.clone()),
     )
 }
 

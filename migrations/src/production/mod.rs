@@ -15,5 +15,9 @@ pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
             name: "p0003_rule_sets_budgets",
             up: include_str!("p0003_rule_sets_budgets.sql"),
         }),
+        Box::new(SqlMigration {
+            name: "p0004_personal_data",
+            up: include_str!("p0004_personal_data.sql"),
+        }),
     ]
 }

@@ -6,5 +6,6 @@ mod crew;
 mod http;
 mod limits;
 mod pay;
+mod personal_data;
 mod tenancy;
 mod time;

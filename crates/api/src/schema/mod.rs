@@ -6,6 +6,7 @@ mod connection;
 mod crew;
 mod loaders;
 mod pay;
+mod personal;
 mod production;
 mod session;
 mod time;
@@ -44,6 +45,7 @@ pub struct Mutation(
     callsheet::CallSheetMutation,
     time::TimeMutation,
     pay::PayMutation,
+    personal::PersonalDataMutation,
 );
 
 /// What every resolver can reach for one request.
@@ -57,6 +59,8 @@ pub(crate) struct RequestCtx {
     /// The caller's view of each production this request touched, so membership is read once.
     views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>>,
     pub loaders: Arc<Loaders>,
+    /// The id the HTTP layer gave this request (absent only outside HTTP).
+    pub request_id: Option<String>,
 }
 
 impl RequestCtx {
@@ -66,6 +70,7 @@ impl RequestCtx {
         jwt: Arc<JwtKeys>,
         principal: Option<Principal>,
         pay_cache: Arc<crate::pay_cache::PayCache>,
+        request_id: Option<String>,
     ) -> Self {
         let views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>> = Arc::default();
         let loaders = Arc::new(Loaders::new(store.clone(), views.clone()));
@@ -77,6 +82,7 @@ impl RequestCtx {
             pay_cache,
             views,
             loaders,
+            request_id,
         }
     }
 
