@@ -13,6 +13,9 @@ use uuid::Uuid;
 
 pub const TEST_JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0001";
 pub const PASSWORD: &str = "correct horse battery";
+/// A personal-data key for servers that must not use the development key (production mode).
+pub const TEST_ENCRYPTION_KEY: &str =
+    "5f8e2a4c9b1d3e7f60a2c4e6f8091b3d5f7e9a1c3b5d7f90e2a4c6b8d0f1e3a5";
 
 /// The maintenance database URL on the test PostgreSQL server.
 pub fn admin_url() -> String {
@@ -74,7 +77,15 @@ impl TestApp {
 
     /// Spawns with settings changed by `tweak` (e.g. a lower limit).
     pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> Self {
-        let database_url = fresh_database().await;
+        Self::spawn_on(fresh_database().await, tweak).await
+    }
+
+    /// Spawns another server on an existing test database (e.g. one configured with other
+    /// keys); migrating again is a no-op.
+    pub async fn spawn_on(
+        database_url: String,
+        tweak: impl FnOnce(&mut HashMap<String, String>),
+    ) -> Self {
         let mut env = test_env(&database_url);
         tweak(&mut env);
         let config = Config::from_map(&env).expect("test configuration is valid");
@@ -347,11 +358,10 @@ impl TestApp {
         (token, production, department)
     }
 
-    /// Runs one SQL query in the schema of the (only or first) production of this test's
-    /// database and returns the first column of the first row as i64.
-    pub async fn count_in_production(&self, sql: &str) -> i64 {
-        let db = self.db().await;
-        let schema: String = db
+    /// The schema of the (only or first) production of this test's database.
+    pub async fn production_schema(&self) -> String {
+        self.db()
+            .await
             .query_one(Statement::from_string(
                 DbBackend::Postgres,
                 "SELECT schema_name FROM crewtime.productions ORDER BY id LIMIT 1",
@@ -360,8 +370,14 @@ impl TestApp {
             .expect("query")
             .expect("a production")
             .try_get_by_index(0)
-            .expect("schema name");
-        let sql = sql.replace("{schema}", &schema);
+            .expect("schema name")
+    }
+
+    /// Runs one SQL query in the schema of the (only or first) production of this test's
+    /// database and returns the first column of the first row as i64.
+    pub async fn count_in_production(&self, sql: &str) -> i64 {
+        let db = self.db().await;
+        let sql = sql.replace("{schema}", &self.production_schema().await);
         db.query_one(Statement::from_string(DbBackend::Postgres, sql))
             .await
             .expect("query")

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crewtime_domain::crypto::Keyring;
 use crewtime_persistence::Store;
 
 use crate::auth::JwtKeys;
@@ -18,6 +19,8 @@ pub enum Environment {
 pub struct ApiConfig {
     pub environment: Environment,
     pub jwt_secret: Vec<u8>,
+    /// Seals and opens crew members' personal data; its `Debug` shows key ids only.
+    pub keyring: Arc<Keyring>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub max_depth: usize,
@@ -36,10 +39,11 @@ pub struct ApiConfig {
 }
 
 impl ApiConfig {
-    pub fn new(environment: Environment, jwt_secret: Vec<u8>) -> Self {
+    pub fn new(environment: Environment, jwt_secret: Vec<u8>, keyring: Keyring) -> Self {
         Self {
             environment,
             jwt_secret,
+            keyring: Arc::new(keyring),
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             max_depth: 10,

@@ -114,14 +114,11 @@ fn well_formed(token: &str) -> bool {
     })
 }
 
-impl Store {
-    /// Creates a token for `production`; the returned secret is never stored.
-    pub async fn create_api_token(
-        &self,
-        production: Uuid,
-        actor: Uuid,
-        new: &NewApiToken,
-    ) -> Result<IssuedApiToken> {
+impl crate::TenantTx {
+    /// Creates a token for this transaction's production, on its audit trail; the returned
+    /// secret is never stored.
+    pub async fn create_api_token(&self, actor: Uuid, new: &NewApiToken) -> Result<IssuedApiToken> {
+        let production = self.production().id;
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let token = format!("{API_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
@@ -138,22 +135,59 @@ impl Store {
                 production.into(),
                 new.name.clone().into(),
                 hash(&token).into(),
-                scopes.into(),
+                scopes.clone().into(),
                 new.expires_at.into(),
                 actor.into(),
             ],
         ))
-        .one(&self.db)
+        .one(self.conn())
         .await
         .map_err(db_err)?
         .ok_or_else(|| Error::internal("insert returned no row"))?;
+        let api_token = ApiToken::try_from(row)?;
+        self.audit(
+            "createApiToken",
+            "ApiToken",
+            Some(api_token.id),
+            None,
+            Some(serde_json::json!({ "name": api_token.name, "scopes": scopes, "expiresAt": api_token.expires_at })),
+            None,
+        )
+        .await?;
         metrics::counter!("crewtime_api_tokens_created_total").increment(1);
-        Ok(IssuedApiToken {
-            token,
-            api_token: ApiToken::try_from(row)?,
-        })
+        Ok(IssuedApiToken { token, api_token })
     }
 
+    /// Revokes a token of this production (`NOT_FOUND` for any other), on the audit trail.
+    /// Revoking twice keeps the first revocation time.
+    pub async fn revoke_api_token(&self, id: Uuid) -> Result<ApiToken> {
+        let row = ApiTokenRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "UPDATE crewtime.api_tokens SET revoked_at = coalesce(revoked_at, now()) \
+                 WHERE id = $1 AND production_id = $2 RETURNING {COLUMNS}"
+            ),
+            [id.into(), self.production().id.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("API token"))?;
+        let token = ApiToken::try_from(row)?;
+        self.audit(
+            "revokeApiToken",
+            "ApiToken",
+            Some(id),
+            None,
+            Some(serde_json::json!({ "revokedAt": token.revoked_at })),
+            None,
+        )
+        .await?;
+        Ok(token)
+    }
+}
+
+impl Store {
     /// A page of `production`'s tokens (revoked and expired ones included), oldest first.
     pub async fn api_tokens(
         &self,
@@ -177,24 +211,6 @@ impl Store {
         .await
         .map_err(db_err)?;
         rows.into_iter().map(ApiToken::try_from).collect()
-    }
-
-    /// Revokes a token of `production` (`NOT_FOUND` for any other). Revoking twice keeps the
-    /// first revocation time.
-    pub async fn revoke_api_token(&self, production: Uuid, id: Uuid) -> Result<ApiToken> {
-        let row = ApiTokenRow::find_by_statement(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!(
-                "UPDATE crewtime.api_tokens SET revoked_at = coalesce(revoked_at, now()) \
-                 WHERE id = $1 AND production_id = $2 RETURNING {COLUMNS}"
-            ),
-            [id.into(), production.into()],
-        ))
-        .one(&self.db)
-        .await
-        .map_err(db_err)?
-        .ok_or(Error::NotFound("API token"))?;
-        ApiToken::try_from(row)
     }
 
     /// Checks a presented token. Unknown, malformed, revoked and expired tokens are all the same

@@ -14,6 +14,7 @@ pub mod departments;
 mod idempotency;
 pub mod invitations;
 pub mod migrate;
+pub mod personal_data;
 pub mod productions;
 pub mod punches;
 pub mod rule_sets;

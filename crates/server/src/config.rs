@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crewtime_api::{ApiConfig, Environment};
+use crewtime_domain::crypto::{development_key, Key, Keyring};
 
 /// A setting that is missing or malformed.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,9 @@ pub struct Config {
     pub db_pool_size: u32,
     pub shutdown_grace: Duration,
     pub api: ApiConfig,
+    /// No `CREWTIME_ENCRYPTION_KEY` was given, so personal data is sealed under the public
+    /// development key; the binary warns about it at start-up.
+    pub development_encryption_key: bool,
 }
 
 /// A development secret, so `make run` works without set-up; refused in production.
@@ -83,17 +87,9 @@ impl Config {
                 })
             }
         };
-        if let Some(key) = get("CREWTIME_ENCRYPTION_KEY") {
-            let valid = key.len() == 64 && key.chars().all(|c| c.is_ascii_hexdigit());
-            if !valid {
-                return Err(ConfigError {
-                    name: "CREWTIME_ENCRYPTION_KEY",
-                    problem: "must be 64 hex digits (a 256-bit key)".into(),
-                });
-            }
-        }
+        let (keyring, development_encryption_key) = keyring(&get, environment)?;
         let bind = parse::<SocketAddr>(env, "CREWTIME_BIND", "127.0.0.1:8080")?;
-        let mut api = ApiConfig::new(environment, jwt_secret);
+        let mut api = ApiConfig::new(environment, jwt_secret, keyring);
         api.max_depth = parse(env, "CREWTIME_MAX_DEPTH", "10")?;
         api.max_complexity = parse(env, "CREWTIME_MAX_COMPLEXITY", "2000")?;
         api.max_aliases = parse(env, "CREWTIME_MAX_ALIASES", "15")?;
@@ -117,8 +113,60 @@ impl Config {
             db_pool_size: parse(env, "CREWTIME_DB_POOL_SIZE", "16")?,
             shutdown_grace: Duration::from_secs(parse(env, "CREWTIME_SHUTDOWN_GRACE_SECS", "20")?),
             api,
+            development_encryption_key,
         })
     }
+}
+
+/// The personal-data keyring: `CREWTIME_ENCRYPTION_KEY` seals, and it and the keys in
+/// `CREWTIME_ENCRYPTION_OLD_KEYS` (comma-separated) open. Without a key, development uses the
+/// public development key and production refuses to start. No message quotes a key.
+fn keyring<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    environment: Environment,
+) -> Result<(Keyring, bool), ConfigError> {
+    const CURRENT: &str = "CREWTIME_ENCRYPTION_KEY";
+    const OLD: &str = "CREWTIME_ENCRYPTION_OLD_KEYS";
+    let (current, development) = match (get(CURRENT), environment) {
+        (Some(hex), _) => {
+            let key = Key::from_hex(hex).map_err(|_| ConfigError {
+                name: CURRENT,
+                problem: "must be 64 hex digits (a 256-bit key)".into(),
+            })?;
+            if environment == Environment::Production && key.id() == development_key().id() {
+                return Err(ConfigError {
+                    name: CURRENT,
+                    problem: "is the public development key; generate a key of your own \
+                              (e.g. openssl rand -hex 32)"
+                        .into(),
+                });
+            }
+            (key, false)
+        }
+        (None, Environment::Development) => (development_key(), true),
+        (None, Environment::Production) => {
+            return Err(ConfigError {
+                name: CURRENT,
+                problem: "is required when CREWTIME_ENV=production (64 hex digits, \
+                          e.g. from openssl rand -hex 32)"
+                    .into(),
+            })
+        }
+    };
+    let old = get(OLD)
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .enumerate()
+        .map(|(i, hex)| {
+            Key::from_hex(hex).map_err(|_| ConfigError {
+                name: OLD,
+                problem: format!("entry {} must be 64 hex digits (a 256-bit key)", i + 1),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((Keyring::new(current, old), development))
 }
 
 fn parse<T: std::str::FromStr>(
@@ -158,6 +206,7 @@ fn positive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crewtime_domain::crypto::DEVELOPMENT_KEY_HEX;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
@@ -232,5 +281,73 @@ mod tests {
             name(&[db, ("CREWTIME_TRUST_PROXY", "yes")]),
             "CREWTIME_TRUST_PROXY"
         );
+    }
+
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    const OLD: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabbccddeeff";
+
+    #[test]
+    fn the_encryption_keys_are_parsed_into_the_keyring() {
+        let db = ("CREWTIME_DATABASE_URL", "postgres://x@127.0.0.1/db");
+        let dev = Config::from_map(&env(&[db])).unwrap();
+        assert!(dev.development_encryption_key);
+        assert_eq!(
+            dev.api.keyring.current_id(),
+            development_key().id(),
+            "development falls back to the development key"
+        );
+        let c = Config::from_map(&env(&[
+            db,
+            ("CREWTIME_ENCRYPTION_KEY", KEY),
+            ("CREWTIME_ENCRYPTION_OLD_KEYS", &format!(" {OLD} ,")),
+        ]))
+        .unwrap();
+        assert!(!c.development_encryption_key);
+        assert_eq!(c.api.keyring.current_id(), Key::from_hex(KEY).unwrap().id());
+        assert_eq!(
+            c.api.keyring.old_ids(),
+            vec![Key::from_hex(OLD).unwrap().id()]
+        );
+        // Debug of the whole configuration shows key ids, never keys.
+        assert!(!format!("{c:?}").contains(&KEY[..16]));
+    }
+
+    #[test]
+    fn production_requires_a_key_of_its_own_and_no_message_quotes_one() {
+        let base = [
+            ("CREWTIME_DATABASE_URL", "postgres://x@127.0.0.1/db"),
+            ("CREWTIME_ENV", "production"),
+            (
+                "CREWTIME_JWT_SECRET",
+                "a-production-secret-of-32-characters!",
+            ),
+        ];
+        let err = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_map(&env(&pairs)).unwrap_err()
+        };
+        assert_eq!(err(&[]).name, "CREWTIME_ENCRYPTION_KEY");
+        let dev = err(&[("CREWTIME_ENCRYPTION_KEY", DEVELOPMENT_KEY_HEX)]);
+        assert_eq!(dev.name, "CREWTIME_ENCRYPTION_KEY");
+        assert!(
+            !dev.to_string().contains(&DEVELOPMENT_KEY_HEX[..16]),
+            "{dev}"
+        );
+        let short = &KEY[..62];
+        let bad = err(&[("CREWTIME_ENCRYPTION_KEY", short)]);
+        assert!(!bad.to_string().contains(&short[..16]), "{bad}");
+        let bad_old = err(&[
+            ("CREWTIME_ENCRYPTION_KEY", KEY),
+            ("CREWTIME_ENCRYPTION_OLD_KEYS", &format!("{OLD},{short}")),
+        ]);
+        assert_eq!(bad_old.name, "CREWTIME_ENCRYPTION_OLD_KEYS");
+        assert!(bad_old.problem.contains("entry 2"), "{bad_old}");
+        assert!(!bad_old.to_string().contains(&short[..16]), "{bad_old}");
+        // Rotating away from the development key is allowed: it may be an old key.
+        let mut pairs = base.to_vec();
+        pairs.push(("CREWTIME_ENCRYPTION_KEY", KEY));
+        pairs.push(("CREWTIME_ENCRYPTION_OLD_KEYS", DEVELOPMENT_KEY_HEX));
+        assert!(Config::from_map(&env(&pairs)).is_ok());
     }
 }

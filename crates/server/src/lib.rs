@@ -4,6 +4,7 @@
 pub mod config;
 pub mod crew_import;
 pub mod demo;
+pub mod keys;
 pub mod server;
 pub mod telemetry;
 

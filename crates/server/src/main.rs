@@ -49,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Encryption keys of personal data.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Demo data for `make run`.
     Demo {
         #[command(subcommand)]
@@ -98,6 +103,13 @@ enum AuditCommand {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-encrypt every production's personal data under CREWTIME_ENCRYPTION_KEY, opening what
+    /// is under the keys in CREWTIME_ENCRYPTION_OLD_KEYS. Idempotent; reports each production.
+    Rotate,
+}
+
+#[derive(Subcommand)]
 enum DemoCommand {
     /// Create the demo admin (CREWTIME_DEMO_EMAIL, CREWTIME_DEMO_PASSWORD) and production.
     Seed,
@@ -121,6 +133,12 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init_logging(&config.log_filter);
+    if config.development_encryption_key {
+        tracing::warn!(
+            "CREWTIME_ENCRYPTION_KEY is not set: personal data is encrypted with the public \
+             development key; set a key of your own before storing real data"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -238,6 +256,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     broken.problem
                 ),
             }
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let store = store(&config).await?;
+            let keyring = &config.api.keyring;
+            let report = crewtime_server::keys::rotate(&store, keyring).await?;
+            let mut total = 0;
+            for p in &report {
+                total += p.rotated;
+                println!(
+                    "production {}: {} re-encrypted, {} under key {}",
+                    p.production.id,
+                    p.rotated,
+                    p.current,
+                    keyring.current_id()
+                );
+            }
+            println!(
+                "rotated: {total} rows re-encrypted in {} productions; all under key {}",
+                report.len(),
+                keyring.current_id()
+            );
+            Ok(())
         }
         Command::Demo {
             command: DemoCommand::Seed,

@@ -19,5 +19,9 @@ pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
             name: "p0004_audit_approvals",
             up: include_str!("p0004_audit_approvals.sql"),
         }),
+        Box::new(SqlMigration {
+            name: "p0004_personal_data",
+            up: include_str!("p0004_personal_data.sql"),
+        }),
     ]
 }

@@ -178,3 +178,53 @@ async fn the_database_refuses_to_change_history_and_verify_catches_tampering() {
     );
     let _ = production;
 }
+
+#[tokio::test]
+async fn tokens_and_reads_of_personal_data_are_on_the_record() {
+    let app = TestApp::spawn().await;
+    let (admin, production, dept) = app.production_with_department().await;
+    let crew = app.crew(&admin, &dept, "Wyn").await;
+    let accountant = app.member(&admin, &production, "ACCOUNTANT", None).await;
+    app.gql_ok(
+        Some(&admin),
+        "mutation($c: ID!) { setPersonalData(input: {crewMemberId: $c, taxId: {kind: SSN, number: \"234567890\"}, expectedVersion: 0}) { personalData { taxIdMasked } } }",
+        json!({ "c": crew }),
+    )
+    .await;
+    app.gql_ok(
+        Some(&accountant),
+        "query($c: ID!) { node(id: $c) { ... on CrewMember { personalDataFull { taxId { number } } } } }",
+        json!({ "c": crew }),
+    )
+    .await;
+    let token = app
+        .gql_ok(
+            Some(&admin),
+            "mutation($p: ID!) { createApiToken(input: {productionId: $p, name: \"payroll\", scopes: [READ_TIME]}) { apiToken { id } } }",
+            json!({ "p": production }),
+        )
+        .await["createApiToken"]["apiToken"]["id"]
+        .clone();
+    app.gql_ok(
+        Some(&admin),
+        "mutation($t: ID!) { revokeApiToken(input: {tokenId: $t}) { apiToken { revokedAt } } }",
+        json!({ "t": token }),
+    )
+    .await;
+    let all = entries(&app, &admin, &production, None, None).await;
+    let ops: Vec<&str> = all
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    for op in ["readPersonalData", "createApiToken", "revokeApiToken"] {
+        assert!(ops.contains(&op), "{op} missing from {ops:?}");
+    }
+    let read = all
+        .iter()
+        .find(|e| e["operation"] == "readPersonalData")
+        .unwrap();
+    assert!(
+        !read.to_string().contains("234567890"),
+        "the record holds no number: {read}"
+    );
+}

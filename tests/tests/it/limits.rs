@@ -182,6 +182,11 @@ async fn limits_follow_configuration() {
 async fn production_mode_hides_introspection_and_suggestions() {
     let app = TestApp::spawn_with(|env| {
         env.insert("CREWTIME_ENV".into(), "production".into());
+        // Production refuses to start without a personal-data key of its own.
+        env.insert(
+            "CREWTIME_ENCRYPTION_KEY".into(),
+            crewtime_tests::TEST_ENCRYPTION_KEY.into(),
+        );
     })
     .await;
     let token = app.admin().await;

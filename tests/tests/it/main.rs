@@ -10,6 +10,7 @@ mod http;
 mod limits;
 mod login_limits;
 mod pay;
+mod personal_data;
 mod roles;
 mod tenancy;
 mod time;

@@ -194,6 +194,24 @@ impl Access {
         self.scopes.is_some()
     }
 
+    /// Storing a crew member's tax id and bank details: money roles, and the crew member
+    /// themself (who is the one to know them).
+    pub(crate) fn can_set_personal_data(&self, crew: &CrewMember) -> bool {
+        self.has_any(&MONEY) || self.is_self(crew)
+    }
+
+    /// Masked personal data (kinds and last four digits): money roles and the crew member
+    /// themself.
+    pub(crate) fn can_see_masked_personal_data(&self, crew: &CrewMember) -> bool {
+        self.has_any(&MONEY) || self.is_self(crew)
+    }
+
+    /// Decrypted personal data: accountants only, who run payroll. Deliberately not admins
+    /// (who may grant themselves any role, which is then on record) nor the crew member.
+    pub(crate) fn can_read_full_personal_data(&self) -> bool {
+        self.has_any(&[Role::Accountant])
+    }
+
     pub(crate) fn can_read_time(&self, crew: &CrewMember) -> bool {
         self.token_reads_time().unwrap_or_else(|| {
             self.has_any(&[Role::Admin, Role::Upm, Role::Accountant, Role::Coordinator])

@@ -158,11 +158,10 @@ impl ApiTokenMutation {
             .gql()?;
         let scopes: Vec<DomainScope> = input.scopes.into_iter().map(Into::into).collect();
         let new = NewApiToken::parse(&input.name, &scopes, input.expires_at, Utc::now()).gql()?;
-        let issued = rc
-            .store
-            .create_api_token(production, access.user, &new)
-            .await
-            .gql()?;
+        let _ = production;
+        let tx = rc.tx(&access).await.gql()?;
+        let issued = tx.create_api_token(access.user, &new).await.gql()?;
+        tx.commit().await.gql()?;
         Ok(CreateApiTokenPayload {
             token: issued.token,
             api_token: ApiToken(issued.api_token),
@@ -182,7 +181,10 @@ impl ApiTokenMutation {
         access
             .require(access.can_manage_api_tokens(), "revoke API tokens")
             .gql()?;
-        let revoked = rc.store.revoke_api_token(production, id).await.gql()?;
+        let _ = production;
+        let tx = rc.tx(&access).await.gql()?;
+        let revoked = tx.revoke_api_token(id).await.gql()?;
+        tx.commit().await.gql()?;
         Ok(RevokeApiTokenPayload {
             api_token: ApiToken(revoked),
         })

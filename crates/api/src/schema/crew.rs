@@ -128,6 +128,25 @@ impl CrewMember {
             .map(Deal)
             .collect())
     }
+
+    /// The tax id and bank details, masked (null when none are stored). ADMIN, ACCOUNTANT,
+    /// UPM and the crew member themself; `FORBIDDEN` to others.
+    async fn personal_data(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::personal::PersonalDataMasked>> {
+        super::personal::masked(ctx, self).await
+    }
+
+    /// The tax id and bank details decrypted (null when none are stored). ACCOUNTANT only;
+    /// `FORBIDDEN` to everyone else, admins included. Every read is recorded with the reader,
+    /// the time, the request id and the fields selected; only the selected parts are decrypted.
+    async fn personal_data_full(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::personal::PersonalDataFull>> {
+        super::personal::full(ctx, self).await
+    }
 }
 
 impl CrewMember {

@@ -9,6 +9,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use crewtime_domain::callsheet::CallSheet;
 use crewtime_domain::crew::{CrewMember, Deal};
+use crewtime_domain::personal::MaskedPersonalData;
 use crewtime_domain::production::{Department, Production};
 use crewtime_domain::{Error, Result};
 use crewtime_persistence::productions::MemberView;
@@ -60,6 +61,7 @@ pub(crate) struct Loaders {
     pub days: DataLoader<DaysLoader, HashMapCache>,
     pub sheets: DataLoader<SheetLoader, HashMapCache>,
     pub cards: DataLoader<CardLoader, HashMapCache>,
+    pub personal_data: DataLoader<PersonalDataLoader, HashMapCache>,
 }
 
 impl Loaders {
@@ -92,7 +94,12 @@ impl Loaders {
                 HashMapCache::default(),
             ),
             cards: DataLoader::with_cache(
-                CardLoader(source),
+                CardLoader(source.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            personal_data: DataLoader::with_cache(
+                PersonalDataLoader(source),
                 tokio::spawn,
                 HashMapCache::default(),
             ),
@@ -115,6 +122,33 @@ impl Loader<(Uuid, Uuid)> for CrewLoader {
             let rows = tx.crew_members_by_ids(&ids).await?;
             tx.commit().await?;
             out.extend(rows.into_iter().map(|c| ((production, c.id), c)));
+        }
+        Ok(out)
+    }
+}
+
+/// (production, crew member) → masked personal data, for those who have any. Never an
+/// envelope: decrypted reads go through `TenantTx::read_personal_data`, one recorded read each.
+pub(crate) struct PersonalDataLoader(Source);
+
+impl Loader<(Uuid, Uuid)> for PersonalDataLoader {
+    type Value = MaskedPersonalData;
+    type Error = Error;
+
+    async fn load(
+        &self,
+        keys: &[(Uuid, Uuid)],
+    ) -> Result<HashMap<(Uuid, Uuid), MaskedPersonalData>> {
+        let mut out = HashMap::new();
+        for (production, keys) in group(keys, |k| k.0) {
+            let ids: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
+            let tx = self.0.begin(production).await?;
+            let rows = tx.personal_data_masked(&ids).await?;
+            tx.commit().await?;
+            out.extend(
+                rows.into_iter()
+                    .map(|p| ((production, p.crew_member_id), p)),
+            );
         }
         Ok(out)
     }

@@ -9,6 +9,7 @@ mod connection;
 mod crew;
 mod loaders;
 mod pay;
+mod personal;
 mod production;
 mod session;
 mod time;
@@ -52,6 +53,7 @@ pub struct Mutation(
     pay::PayMutation,
     approval::ApprovalMutation,
     api_tokens::ApiTokenMutation,
+    personal::PersonalDataMutation,
 );
 
 /// What every resolver can reach for one request.
