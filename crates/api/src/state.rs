@@ -15,7 +15,8 @@ pub enum Environment {
 }
 
 /// The API's settings. Every limit is configurable; the defaults are QUALITY.md's.
-#[derive(Debug, Clone)]
+/// `Debug` is written by hand: the JWT secret is shown redacted, so a stray `{:?}` cannot log it.
+#[derive(Clone)]
 pub struct ApiConfig {
     pub environment: Environment,
     pub jwt_secret: Vec<u8>,
@@ -36,6 +37,22 @@ pub struct ApiConfig {
     /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For` entry
     /// (the one the proxy appended) instead of the peer's, which is the proxy's.
     pub trust_proxy: bool,
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("environment", &self.environment)
+            .field("jwt_secret", &"<redacted>")
+            .field("keyring", &self.keyring)
+            .field("max_depth", &self.max_depth)
+            .field("max_complexity", &self.max_complexity)
+            .field("max_aliases", &self.max_aliases)
+            .field("max_batch", &self.max_batch)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_page_size", &self.max_page_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApiConfig {

@@ -17,7 +17,9 @@ pub struct ConfigError {
 }
 
 /// Everything `crewtime serve` needs.
-#[derive(Debug, Clone)]
+/// Its `Debug` hides the database and Redis URLs (they may carry passwords) and, through
+/// `ApiConfig`, the secrets.
+#[derive(Clone)]
 pub struct Config {
     pub database_url: String,
     pub redis_url: Option<String>,
@@ -29,6 +31,19 @@ pub struct Config {
     /// No `CREWTIME_ENCRYPTION_KEY` was given, so personal data is sealed under the public
     /// development key; the binary warns about it at start-up.
     pub development_encryption_key: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &"<redacted>")
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field("bind", &self.bind)
+            .field("log_filter", &self.log_filter)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("api", &self.api)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A development secret, so `make run` works without set-up; refused in production.
@@ -213,6 +228,26 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = Config::from_map(&env(&[
+            (
+                "CREWTIME_DATABASE_URL",
+                "postgres://user:hunter2@127.0.0.1/db",
+            ),
+            (
+                "CREWTIME_JWT_SECRET",
+                "a-very-long-jwt-secret-that-must-stay-hidden",
+            ),
+        ]))
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("must-stay-hidden"),
+            "{shown}"
+        );
     }
 
     #[test]
