@@ -103,49 +103,17 @@ impl TenantTx {
         reason: Option<&str>,
     ) -> Result<()> {
         let actor = self.actor().cloned().unwrap_or_else(AuditActor::system);
-        self.conn()
-            .execute(Statement::from_string(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock(hashtext('crewtime.audit.' || current_schema()))",
-            ))
-            .await
-            .map_err(db_err)?;
-        // Microseconds: what timestamptz stores, so the hash input is the stored value.
-        let now = Utc::now();
-        let at = DateTime::<Utc>::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-        let hash = ROW_HASH.replace("PREV", "p.h");
-        let sql = format!(
-            "WITH p AS (SELECT COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), {GENESIS}) AS h), \
-             r AS (SELECT $1::uuid AS id, $2::timestamptz AS at, $3::text AS actor_kind, $4::uuid AS actor_id, \
-                   $5::text AS operation, $6::text AS entity_type, $7::uuid AS entity_id, $8::jsonb AS before, \
-                   $9::jsonb AS after, $10::text AS reason, $11::text AS request_id) \
-             INSERT INTO audit_log (id, at, actor_kind, actor_id, operation, entity_type, entity_id, before, after, \
-                                    reason, request_id, prev_hash, hash) \
-             SELECT r.id, r.at, r.actor_kind, r.actor_id, r.operation, r.entity_type, r.entity_id, r.before, \
-                    r.after, r.reason, r.request_id, p.h, {hash} FROM r, p"
-        );
-        self.conn()
-            .execute(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [
-                    Uuid::now_v7().into(),
-                    at.into(),
-                    actor.kind.as_str().into(),
-                    actor.id.into(),
-                    operation.to_owned().into(),
-                    entity_type.to_owned().into(),
-                    entity_id.into(),
-                    before.into(),
-                    after.into(),
-                    reason.map(str::to_owned).into(),
-                    actor.request_id.clone().into(),
-                ],
-            ))
-            .await
-            .map_err(db_err)?;
-        metrics::counter!("crewtime_audit_records_total").increment(1);
-        Ok(())
+        append(
+            self.conn(),
+            &actor,
+            operation,
+            entity_type,
+            entity_id,
+            before,
+            after,
+            reason,
+        )
+        .await
     }
 
     /// Records matching `filter`, oldest first.
@@ -203,6 +171,60 @@ impl TenantTx {
         }
         Ok(Ok(count))
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn append<C: ConnectionTrait>(
+    conn: &C,
+    actor: &AuditActor,
+    operation: &str,
+    entity_type: &str,
+    entity_id: Option<Uuid>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    reason: Option<&str>,
+) -> Result<()> {
+    conn.execute(Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtext('crewtime.audit.' || current_schema()))",
+    ))
+    .await
+    .map_err(db_err)?;
+    // Microseconds: what timestamptz stores, so the hash input is the stored value.
+    let now = Utc::now();
+    let at = DateTime::<Utc>::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+    let hash = ROW_HASH.replace("PREV", "p.h");
+    let sql = format!(
+        "WITH p AS (SELECT COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), {GENESIS}) AS h), \
+         r AS (SELECT $1::uuid AS id, $2::timestamptz AS at, $3::text AS actor_kind, $4::uuid AS actor_id, \
+               $5::text AS operation, $6::text AS entity_type, $7::uuid AS entity_id, $8::jsonb AS before, \
+               $9::jsonb AS after, $10::text AS reason, $11::text AS request_id) \
+         INSERT INTO audit_log (id, at, actor_kind, actor_id, operation, entity_type, entity_id, before, after, \
+                                reason, request_id, prev_hash, hash) \
+         SELECT r.id, r.at, r.actor_kind, r.actor_id, r.operation, r.entity_type, r.entity_id, r.before, \
+                r.after, r.reason, r.request_id, p.h, {hash} FROM r, p"
+    );
+    conn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [
+            Uuid::now_v7().into(),
+            at.into(),
+            actor.kind.as_str().into(),
+            actor.id.into(),
+            operation.to_owned().into(),
+            entity_type.to_owned().into(),
+            entity_id.into(),
+            before.into(),
+            after.into(),
+            reason.map(str::to_owned).into(),
+            actor.request_id.clone().into(),
+        ],
+    ))
+    .await
+    .map_err(db_err)?;
+    metrics::counter!("crewtime_audit_records_total").increment(1);
+    Ok(())
 }
 
 /// Serialises a value for the record; a failure is a fault of ours, not the client's.

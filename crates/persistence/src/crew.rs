@@ -257,6 +257,10 @@ impl TenantTx {
                 crew,
             )
             .await?;
+        // A new deal reprices its weeks: cards there in approval go back to draft, finally
+        // approved ones refuse the change until unlocked.
+        self.touch_timecards_from(Some(crew), None, effective_from)
+            .await?;
         let before = self.deals_of(&[crew]).await?;
         let deal = self
             .insert_deal(crew, next, terms, effective_from, Some(reason))

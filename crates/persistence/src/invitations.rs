@@ -39,6 +39,22 @@ struct InvitationRow {
 }
 
 impl Store {
+    /// The email an open invitation is for, so sign-in limits can count attempts against it.
+    pub async fn invitation_email(&self, token: &str) -> Result<Option<String>> {
+        let row = self
+            .db
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT email FROM crewtime.invitations WHERE token_hash = $1 \
+                 AND accepted_at IS NULL AND expires_at > now()",
+                [Sha256::digest(token.as_bytes()).to_vec().into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        row.map(|r| r.try_get::<String>("", "email").map_err(db_err))
+            .transpose()
+    }
+
     /// Invites `email` to sign in as a crew member of `production`. The token is shown once.
     pub async fn invite_crew_member(
         &self,
@@ -125,7 +141,8 @@ impl Store {
         let linked = txn
             .execute(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "UPDATE crew_members SET user_id = $2, version = version + 1 WHERE id = $1",
+                // Never re-link a crew member someone already punches as.
+                "UPDATE crew_members SET user_id = $2, version = version + 1 WHERE id = $1 AND user_id IS NULL",
                 [row.crew_member_id.into(), user.id.into()],
             ))
             .await
@@ -137,8 +154,25 @@ impl Store {
                 }
             })?;
         if linked.rows_affected() == 0 {
-            return Err(Error::NotFound("crew member"));
+            return Err(Error::Conflict(
+                "this crew member is already linked to an account".into(),
+            ));
         }
+        crate::audit::append(
+            &txn,
+            &crate::audit::AuditActor {
+                kind: crate::audit::ActorKind::User,
+                id: Some(user.id),
+                request_id: None,
+            },
+            "acceptInvitation",
+            "Membership",
+            Some(user.id),
+            None,
+            Some(serde_json::json!({ "role": Role::Crew, "crewMemberId": row.crew_member_id, "departmentId": row.department_id })),
+            None,
+        )
+        .await?;
         txn.commit().await.map_err(db_err)?;
         Ok(AcceptedInvitation {
             user,

@@ -177,7 +177,23 @@ impl TenantTx {
             }
         })?
         .ok_or_else(|| Error::internal("personal data write returned no row"))?;
-        MaskedPersonalData::try_from(row)
+        let stored = MaskedPersonalData::try_from(row)?;
+        // On the record with what a masked read shows: never the numbers.
+        self.audit(
+            "setPersonalData",
+            "PersonalData",
+            Some(crew),
+            None,
+            Some(serde_json::json!({
+                "taxIdKind": stored.tax_id_kind.map(|k| format!("{k:?}")),
+                "taxIdLast4": stored.tax_id_last4,
+                "bankLast4": stored.bank_last4,
+                "version": stored.version,
+            })),
+            None,
+        )
+        .await?;
+        Ok(stored)
     }
 
     /// The masked personal data of the given crew members (those who have any).

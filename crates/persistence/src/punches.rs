@@ -126,6 +126,13 @@ impl TenantTx {
         if !(1..=7).contains(&work_week_ends) {
             return Err(Error::invalid("workWeekEnds", "must be a weekday"));
         }
+        if work_week_ends != self.settings().await?.work_week_ends
+            && self.any_card_in_approval().await?
+        {
+            return Err(Error::Conflict(
+                "timecards are in approval; the work week's last day can change only while every card is a draft".into(),
+            ));
+        }
         let done = self
             .conn()
             .execute(Statement::from_sql_and_values(
@@ -293,6 +300,9 @@ impl TenantTx {
         .ok_or_else(|| Error::internal("insert returned no row"))?;
         let punch = Punch::try_from(row)?;
         self.touch_timecard(p.crew_member_id, day.date).await?;
+        if p.kind == PunchKind::Wrap {
+            self.touch_after_wrap(p.crew_member_id, day.date).await?;
+        }
         self.audit(
             "recordPunch",
             "Punch",
@@ -425,6 +435,10 @@ impl TenantTx {
             self.touch_timecard(current.crew_member_id, local_date(c.at, tz))
                 .await?;
         }
+        if c.kind == PunchKind::Wrap || current.kind == PunchKind::Wrap {
+            self.touch_after_wrap(current.crew_member_id, day.date)
+                .await?;
+        }
         let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
@@ -486,6 +500,10 @@ impl TenantTx {
         self.revise(&current, None, reason, actor).await?;
         self.touch_timecard(current.crew_member_id, day.date)
             .await?;
+        if current.kind == PunchKind::Wrap {
+            self.touch_after_wrap(current.crew_member_id, day.date)
+                .await?;
+        }
         let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
@@ -820,5 +838,16 @@ impl TenantTx {
             }
         }
         Ok(())
+    }
+}
+
+impl TenantTx {
+    /// A wrap sets the next day's rest (turnaround): that day's card is touched too, which
+    /// matters when it is the first day of the next week.
+    async fn touch_after_wrap(&self, crew: Uuid, date: NaiveDate) -> Result<()> {
+        match date.succ_opt() {
+            Some(next) => self.touch_timecard(crew, next).await,
+            None => Ok(()),
+        }
     }
 }

@@ -56,6 +56,8 @@ impl TenantTx {
         effective_from: NaiveDate,
         reason: &str,
     ) -> Result<StoredRuleSet> {
+        self.touch_timecards_from(None, Some(&rules.name), effective_from)
+            .await?;
         let body = serde_json::to_value(rules).map_err(Error::internal)?;
         let row = RuleRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -263,6 +263,50 @@ impl TenantTx {
         .await
     }
 
+    /// A change that prices weeks from `from` on (a new deal or rule set version): every such
+    /// card of `crew` (or of everyone on `rule_set`) is touched like an edit of its time.
+    pub(crate) async fn touch_timecards_from(
+        &self,
+        crew: Option<Uuid>,
+        rule_set: Option<&str>,
+        from: NaiveDate,
+    ) -> Result<()> {
+        let ends = self.settings().await?.work_week_ends;
+        let first = week_ending(from, ends);
+        let rows = self
+            .conn()
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT t.crew_member_id, t.week_ending FROM timecards t JOIN crew_members c ON c.id = t.crew_member_id \
+                 WHERE t.week_ending >= $1 AND t.status <> 'DRAFT' AND t.status <> 'REJECTED' \
+                 AND ($2::uuid IS NULL OR t.crew_member_id = $2) AND ($3::text IS NULL OR c.rule_set = $3) \
+                 ORDER BY t.crew_member_id, t.week_ending",
+                [first.into(), crew.into(), rule_set.map(str::to_owned).into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        for r in rows {
+            let crew: Uuid = r.try_get_by_index(0).map_err(db_err)?;
+            let week: NaiveDate = r.try_get_by_index(1).map_err(db_err)?;
+            self.touch_timecard(crew, week).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether any card has left draft: the work week's last day cannot move under them.
+    pub(crate) async fn any_card_in_approval(&self) -> Result<bool> {
+        let row = self
+            .conn()
+            .query_one(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT EXISTS (SELECT 1 FROM timecards WHERE status NOT IN ('DRAFT', 'REJECTED'))",
+            ))
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::internal("no row"))?;
+        row.try_get_by_index::<bool>(0).map_err(db_err)
+    }
+
     /// Crew members whose card for the week is finally approved.
     pub async fn approved_crew(&self, week: NaiveDate) -> Result<Vec<Uuid>> {
         let rows = self

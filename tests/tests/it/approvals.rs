@@ -264,3 +264,71 @@ async fn bulk_approval_is_all_or_nothing() {
         json!([{ "status": "DEPARTMENT_APPROVED" }, { "status": "DEPARTMENT_APPROVED" }])
     );
 }
+
+#[tokio::test]
+async fn a_signer_cannot_walk_a_card_past_their_own_step() {
+    let app = TestApp::spawn().await;
+    let o = office(&app).await;
+    let c = &o.crew;
+    app.gql_ok(Some(&o.crew_token), SUBMIT, json!({ "c": c, "v": 0 }))
+        .await;
+    app.gql_ok(Some(&o.head), APPROVE, json!({ "c": c, "v": 1 }))
+        .await;
+    // The head's second approval would sign the accounting step.
+    let again = app
+        .gql(Some(&o.head), APPROVE, json!({ "c": c, "v": 2 }))
+        .await;
+    assert_eq!(error_code(&again), Some("FORBIDDEN"), "{again}");
+    assert_eq!(
+        card(&app, &o.admin, c).await["status"],
+        "DEPARTMENT_APPROVED"
+    );
+}
+
+#[tokio::test]
+async fn deal_changes_and_week_settings_respect_cards_in_approval() {
+    let app = TestApp::spawn().await;
+    let o = office(&app).await;
+    let c = &o.crew;
+    let production = production_of(&app, &o.admin).await;
+    app.gql_ok(Some(&o.crew_token), SUBMIT, json!({ "c": c, "v": 0 }))
+        .await;
+    let settings = "mutation($p: ID!) { updateProductionSettings(input: {productionId: $p, workWeekEnds: 5, expectedVersion: 1}) { version } }";
+    let moved = app
+        .gql(Some(&o.admin), settings, json!({ "p": production }))
+        .await;
+    assert_eq!(error_code(&moved), Some("CONFLICT"), "{moved}");
+    let deal = "mutation($c: ID!, $v: Int!, $from: NaiveDate!) { updateDeal(input: {crewMemberId: $c, expectedVersion: $v, reason: \"raise\", deal: {kind: HOURLY, rate: \"70\", effectiveFrom: $from}}) { deal { version } } }";
+    // A new deal inside a card in approval sends the card back to draft.
+    let v = crew_version(&app, &o.admin, c).await;
+    app.gql_ok(
+        Some(&o.admin),
+        deal,
+        json!({ "c": c, "v": v, "from": "2026-03-01" }),
+    )
+    .await;
+    assert_eq!(card(&app, &o.admin, c).await["status"], "DRAFT");
+    // And a finally approved card refuses it.
+    app.approve_fully(&o.admin, c, "2026-03-07").await;
+    let v = crew_version(&app, &o.admin, c).await;
+    let refused = app
+        .gql(
+            Some(&o.admin),
+            deal,
+            json!({ "c": c, "v": v, "from": "2026-03-02" }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "{refused}");
+    assert_eq!(card(&app, &o.admin, c).await["status"], "APPROVED");
+}
+
+async fn crew_version(app: &TestApp, token: &str, crew: &str) -> i64 {
+    app.gql_ok(
+        Some(token),
+        "query($c: ID!) { node(id: $c) { ... on CrewMember { version } } }",
+        json!({ "c": crew }),
+    )
+    .await["node"]["version"]
+        .as_i64()
+        .unwrap()
+}

@@ -474,3 +474,62 @@ async fn bad_call_sheets_name_the_field() {
         .await;
     assert_eq!(sheets, 0);
 }
+
+#[tokio::test]
+async fn an_invitation_goes_only_to_the_crew_members_own_email_and_links_once() {
+    let app = TestApp::spawn().await;
+    let (admin, production, dept) = app.production_with_department().await;
+    let coordinator = app.member(&admin, &production, "COORDINATOR", None).await;
+    let target = app
+        .gql_ok(
+            Some(&admin),
+            ADD_CREW,
+            json!({ "d": dept, "n": "Tia", "e": "tia@example.com" }),
+        )
+        .await["addCrewMember"]["crewMember"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let invite = "mutation($c: ID!, $e: String) { inviteCrewMember(input: {crewMemberId: $c, email: $e}) { invitationToken } }";
+    let hijack = app
+        .gql(
+            Some(&coordinator),
+            invite,
+            json!({ "c": target, "e": "coordinator@example.com" }),
+        )
+        .await;
+    assert_eq!(
+        hijack["errors"][0]["extensions"]["field"], "email",
+        "{hijack}"
+    );
+    // Two invitations for one crew member: the second acceptance cannot re-link.
+    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(input: {token: $t, password: $p}) { accessToken } }";
+    let first = app
+        .gql_ok(
+            Some(&coordinator),
+            invite,
+            json!({ "c": target, "e": null }),
+        )
+        .await;
+    let second = app
+        .gql_ok(
+            Some(&coordinator),
+            invite,
+            json!({ "c": target, "e": null }),
+        )
+        .await;
+    app.gql_ok(
+        None,
+        accept,
+        json!({ "t": first["inviteCrewMember"]["invitationToken"], "p": PASSWORD }),
+    )
+    .await;
+    let again = app
+        .gql(
+            None,
+            accept,
+            json!({ "t": second["inviteCrewMember"]["invitationToken"], "p": PASSWORD }),
+        )
+        .await;
+    assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");
+}

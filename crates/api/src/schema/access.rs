@@ -189,6 +189,12 @@ impl Access {
             .unwrap_or_else(|| self.has_any(&[Role::Admin, Role::Accountant]))
     }
 
+    /// Whether audit records may show money (deals, rates, rule sets): not to a token without
+    /// READ_PAY, which could otherwise read rates through the trail.
+    pub(crate) fn can_read_money_in_audit(&self) -> bool {
+        self.token_has(ApiScope::ReadPay).unwrap_or(true)
+    }
+
     /// Whether the caller is an API token (audit records name it as such).
     pub(crate) fn is_token(&self) -> bool {
         self.scopes.is_some()

@@ -135,6 +135,16 @@ async fn act(
     access
         .require(allowed, "sign this step of the timecard")
         .gql()?;
+    // The right to sign was judged on the card as read now, unlocked; apply_approval then locks
+    // it and checks the version again, so a matching version means the same status was
+    // judged (every move bumps the version). A stale one is refused here, before any change.
+    if current.version != expected_version {
+        return Err(Error::Conflict(format!(
+            "expectedVersion {expected_version} is stale; the current version is {}",
+            current.version
+        )))
+        .gql();
+    }
     tx.apply_approval(
         crew.id,
         week_ending,

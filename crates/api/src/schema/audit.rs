@@ -112,6 +112,17 @@ pub(crate) async fn audit_log(
     let tx = rc.tx(access).await.gql()?;
     let mut rows = tx.audit_log(&filter).await.gql()?;
     tx.commit().await.gql()?;
+    if !access.can_read_money_in_audit() {
+        for r in rows.iter_mut() {
+            if matches!(
+                r.entity_type.as_str(),
+                "Deal" | "CrewMember" | "RuleSet" | "Department"
+            ) {
+                r.before = None;
+                r.after = None;
+            }
+        }
+    }
     let has_next = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let mut conn = Connection::new(filter.after.is_some(), has_next);

@@ -538,11 +538,33 @@ impl CrewMutation {
         access
             .require(access.can_manage_crew(), "invite crew")
             .gql()?;
-        let email = input
-            .email
-            .or(member.crew.email.clone())
-            .ok_or_else(|| Error::invalid("email", "the crew member has no email; give one"))
-            .gql()?;
+        // The invitation links an account to this crew member, so it goes to the crew member's
+        // own email; only an admin may name one for a crew member who has none.
+        let email = match (input.email, member.crew.email.clone()) {
+            (Some(given), Some(own)) if given.trim().eq_ignore_ascii_case(&own) => own,
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "email",
+                    "must be the crew member's own email",
+                ))
+                .gql()
+            }
+            (None, Some(own)) => own,
+            (Some(given), None) if access.has_any(&[crewtime_domain::auth::Role::Admin]) => given,
+            (Some(_), None) => {
+                return Err(Error::Forbidden(
+                    "only an admin may invite a crew member who has no email on record".into(),
+                ))
+                .gql()
+            }
+            (None, None) => {
+                return Err(Error::invalid(
+                    "email",
+                    "the crew member has no email; an admin may give one",
+                ))
+                .gql()
+            }
+        };
         let issued = rc
             .store
             .invite_crew_member(
@@ -569,11 +591,20 @@ impl CrewMutation {
         input: AcceptInvitationInput,
     ) -> async_graphql::Result<AuthPayload> {
         let rc = RequestCtx::get(ctx);
+        // Accepting checks an existing account's password: count it like a sign-in.
+        let email = rc.store.invitation_email(&input.token).await.gql()?;
+        let attempt = match &email {
+            Some(email) => Some(rc.login_limiter.admit(email, rc.client).gql()?),
+            None => None,
+        };
         let accepted = rc
             .store
             .accept_invitation(&input.token, &input.password)
             .await
             .gql()?;
+        if let Some(attempt) = attempt {
+            rc.login_limiter.succeeded(attempt);
+        }
         super::session::issue(rc, accepted.user).await
     }
 }

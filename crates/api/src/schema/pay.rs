@@ -317,7 +317,11 @@ impl HotCostLine {
     /// Money to cents and hours to tenths, always with their decimals, as on a printed report.
     fn tidy(&mut self) {
         let fixed = |d: &mut Decimal, places: u32| {
-            *d = d.round_dp(places);
+            // Half away from zero, as the pay engine rounds.
+            *d = d.round_dp_with_strategy(
+                places,
+                rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+            );
             d.rescale(places);
         };
         for h in [&mut self.hours1x, &mut self.hours15x, &mut self.hours2x] {
@@ -425,12 +429,14 @@ pub(crate) async fn payroll_export(
     let settings = tx.settings().await.gql()?;
     tx.commit().await.gql()?;
     check_week_ending(week_ending, settings.work_week_ends).gql()?;
-    let (mut crew, weeks, departments) = production_week(rc, access, week_ending).await.gql()?;
-    // Only finally approved cards go to payroll.
+    // Only finally approved cards go to payroll, and only they are priced: an unapproved card
+    // that cannot be priced yet must not hold up the batch.
     let tx = rc.tx(access).await.gql()?;
     let approved = tx.approved_crew(week_ending).await.gql()?;
+    let mut crew = tx.crew_members_by_ids(&approved).await.gql()?;
+    let departments = tx.departments(None, 100_000).await.gql()?;
     tx.commit().await.gql()?;
-    crew.retain(|c| approved.contains(&c.id));
+    let weeks = price_weeks(rc, access, &crew, week_ending).await.gql()?;
     crew.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let dept: HashMap<Uuid, &Department> = departments.iter().map(|d| (d.id, d)).collect();
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -837,7 +843,15 @@ impl PayMutation {
         }
         let tx = rc.tx(&access).await.gql()?;
         let d = tx
-            .set_department_budget(dept, input.daily_budget.map(|b| b.round_dp(2)))
+            .set_department_budget(
+                dept,
+                input.daily_budget.map(|b| {
+                    b.round_dp_with_strategy(
+                        2,
+                        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                    )
+                }),
+            )
             .await
             .gql()?;
         tx.commit().await.gql()?;

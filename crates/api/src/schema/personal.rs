@@ -11,7 +11,6 @@ use crewtime_domain::personal::{
     TaxId as DomainTaxId, TaxIdKind as DomainKind,
 };
 use crewtime_persistence::personal_data::Disclosure;
-use crewtime_persistence::TenantTx;
 
 use super::crew::{crew_from_id, CrewMember};
 use super::RequestCtx;
@@ -212,9 +211,7 @@ pub(crate) async fn full(
         request_id: Some(rc.request_id.as_str()),
         fields: &fields,
     };
-    let tx = TenantTx::begin(&rc.store, access.production())
-        .await
-        .gql()?;
+    let tx = rc.tx(&access).await.gql()?;
     match tx
         .read_personal_data(&rc.config.keyring, member.crew.id, parts, &disclosure)
         .await
@@ -281,9 +278,7 @@ impl PersonalDataMutation {
             )
             .gql()?;
         let update = input.update().gql()?;
-        let tx = TenantTx::begin(&rc.store, access.production())
-            .await
-            .gql()?;
+        let tx = rc.tx(&access).await.gql()?;
         let stored = tx
             .set_personal_data(
                 &rc.config.keyring,
