@@ -211,7 +211,7 @@ pub(crate) async fn full(
         request_id: Some(rc.request_id.as_str()),
         fields: &fields,
     };
-    let tx = rc.tx(&access).await.gql()?;
+    let tx = rc.tx(access).await.gql()?;
     match tx
         .read_personal_data(&rc.config.keyring, member.crew.id, parts, &disclosure)
         .await
