@@ -347,6 +347,13 @@ async fn readyz(Data(state): Data<&AppState>) -> Response {
         Some(_) => "down",
     };
     metrics::gauge!("crewtime_redis_up").set(if redis == "up" { 1.0 } else { 0.0 });
+    // The live bus's subscriber: while it is down, events from other nodes do not arrive
+    // here (this node's own still do). Reported, not a reason to take the node out.
+    let subscriber = match (state.bus.redis_configured(), state.bus.subscriber_up()) {
+        (false, _) => "not_configured",
+        (true, true) => "up",
+        (true, false) => "down",
+    };
     let ready = database && migrations == "current";
     json(
         if ready {
@@ -359,6 +366,7 @@ async fn readyz(Data(state): Data<&AppState>) -> Response {
             "database": if database { "up" } else { "down" },
             "migrations": migrations,
             "redis": redis,
+            "redis_subscriber": subscriber,
         }),
     )
 }

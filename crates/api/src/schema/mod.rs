@@ -72,6 +72,8 @@ pub(crate) struct RequestCtx {
     /// The caller's view of each production this request touched, so membership is read once.
     views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>>,
     pub loaders: Arc<Loaders>,
+    /// Where committed changes are announced to live subscriptions.
+    pub bus: crewtime_realtime::Bus,
 }
 
 impl RequestCtx {
@@ -94,6 +96,7 @@ impl RequestCtx {
             request_id,
             views,
             loaders,
+            bus: state.bus.clone(),
         }
     }
 

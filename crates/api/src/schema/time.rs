@@ -11,6 +11,7 @@ use crewtime_domain::time::{
 use crewtime_domain::Error;
 use crewtime_persistence::punches::{CrewFilter, NewPunch, PunchCorrection, WorkDayRecord};
 use crewtime_persistence::IdempotencyKey;
+use crewtime_realtime::{Event, EventKind};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -618,6 +619,19 @@ pub(crate) struct ProductionSettingsPayload {
 #[derive(Default)]
 pub(crate) struct TimeMutation;
 
+/// Announces a committed change to live subscriptions. Called only after `tx.commit()`
+/// succeeded, so no subscriber ever reads a change that was rolled back.
+async fn announce(rc: &RequestCtx, production: Uuid, crew: Uuid, date: NaiveDate, kind: EventKind) {
+    rc.bus
+        .publish(Event {
+            production,
+            crew_member: crew,
+            date,
+            kind,
+        })
+        .await;
+}
+
 /// The punch a client names, with the access and crew member behind it.
 async fn punch_target(
     rc: &RequestCtx,
@@ -680,13 +694,22 @@ impl TimeMutation {
         let day = tx.work_day_of(punch.work_day_id).await.gql()?;
         tx.commit().await.gql()?;
         metrics::counter!("crewtime_punches_recorded_total").increment(1);
+        let date = day
+            .as_ref()
+            .map(|d| d.date)
+            .unwrap_or_else(|| local_date(input.at, tz));
+        announce(
+            rc,
+            access.production().id,
+            member.crew.id,
+            date,
+            EventKind::Punch,
+        )
+        .await;
         Ok(RecordPunchPayload {
             punch: Punch(access.production().id, punch),
             work_day: WorkDay {
-                date: day
-                    .as_ref()
-                    .map(|d| d.date)
-                    .unwrap_or_else(|| local_date(input.at, tz)),
+                date,
                 record: day,
                 access,
                 crew: member.crew,
@@ -756,6 +779,12 @@ impl TimeMutation {
             .gql()?;
         tx.commit().await.gql()?;
         metrics::counter!("crewtime_punches_recorded_total").increment(punches.len() as u64);
+        // The date is the punch's local date; subscribers match on the crew member and re-read
+        // their day, so a wrap after midnight still reaches the watchers of the call's date.
+        let date = local_date(input.at, tz);
+        for p in &punches {
+            announce(rc, production, p.crew_member_id, date, EventKind::Punch).await;
+        }
         Ok(RecordPunchesPayload {
             punches: punches.into_iter().map(|p| Punch(production, p)).collect(),
         })
@@ -798,6 +827,14 @@ impl TimeMutation {
             .await
             .gql()?;
         tx.commit().await.gql()?;
+        announce(
+            rc,
+            access.production().id,
+            crew.id,
+            local_date(at, tz),
+            EventKind::Correction,
+        )
+        .await;
         Ok(PunchPayload {
             punch: Punch(access.production().id, punch),
         })
@@ -824,6 +861,15 @@ impl TimeMutation {
             .await
             .gql()?;
         tx.commit().await.gql()?;
+        let tz = access.production().tz().gql()?;
+        announce(
+            rc,
+            access.production().id,
+            crew.id,
+            local_date(punch.at, tz),
+            EventKind::Correction,
+        )
+        .await;
         Ok(PunchPayload {
             punch: Punch(access.production().id, punch),
         })
@@ -851,6 +897,14 @@ impl TimeMutation {
             .await
             .gql()?;
         tx.commit().await.gql()?;
+        announce(
+            rc,
+            access.production().id,
+            member.crew.id,
+            input.date,
+            EventKind::DayType,
+        )
+        .await;
         Ok(WorkDayPayload {
             work_day: WorkDay {
                 date: day.date,
