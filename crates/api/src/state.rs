@@ -39,6 +39,8 @@ pub struct ApiConfig {
     pub trust_proxy: bool,
     /// A WebSocket that sends no `connection_init` within this long is closed (4408).
     pub ws_init_timeout: Duration,
+    /// How long before a meal is due `liveHours` raises MEAL_DUE_SOON.
+    pub live_meal_warning_lead: Duration,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -75,6 +77,7 @@ impl ApiConfig {
             login_max_attempts_per_address: 30,
             trust_proxy: false,
             ws_init_timeout: Duration::from_secs(10),
+            live_meal_warning_lead: Duration::from_secs(15 * 60),
         }
     }
 }

@@ -1,0 +1,373 @@
+//! Live hours over WebSocket (graphql-transport-ws and the legacy graphql-ws): snapshot then
+//! changes in order, a timer warning with no punch, authorisation per subscription, refused
+//! init, and a punch on one node reaching a subscriber on another through Redis.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use crewtime_tests::{redis_url, TestApp};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const LIVE: &str = "subscription($p: ID!, $d: NaiveDate!, $dep: ID) { liveHours(productionId: $p, date: $d, departmentId: $dep) { kind warning { kind at } crew { crewMemberId name status call workedMinutes tier nextMealDue mealPenalties paySoFar version } } }";
+
+/// How long a test waits for one message before failing.
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    legacy: bool,
+}
+
+impl Client {
+    async fn connect(app: &TestApp, subprotocol: &str) -> Self {
+        let url = app.base.replace("http://", "ws://") + "/graphql";
+        let mut req = url.into_client_request().expect("request");
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_str(subprotocol).expect("header"),
+        );
+        let (ws, resp) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("WebSocket upgrade accepted");
+        assert_eq!(
+            resp.headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(subprotocol)
+        );
+        Self {
+            ws,
+            legacy: subprotocol == "graphql-ws",
+        }
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.ws
+            .send(Message::text(v.to_string()))
+            .await
+            .expect("send");
+    }
+
+    /// The next frame: a JSON message, or the close frame's code.
+    async fn next(&mut self) -> Result<Value, Option<u16>> {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message within the wait");
+            match frame {
+                Some(Ok(Message::Text(t))) => {
+                    return Ok(serde_json::from_str(&t).expect("JSON message"))
+                }
+                Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Err(None),
+            }
+        }
+    }
+
+    /// `connection_init` with `token`; returns the answer (ack) or the close code.
+    async fn init(&mut self, token: Option<&str>) -> Result<Value, Option<u16>> {
+        let payload = match token {
+            Some(t) => json!({ "authorization": format!("Bearer {t}") }),
+            None => json!({}),
+        };
+        self.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        loop {
+            let m = self.next().await?;
+            // The legacy protocol may send keep-alives.
+            if m["type"] != "ka" {
+                return Ok(m);
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, id: &str, variables: Value) {
+        let kind = if self.legacy { "start" } else { "subscribe" };
+        self.send(
+            json!({ "id": id, "type": kind, "payload": { "query": LIVE, "variables": variables } }),
+        )
+        .await;
+    }
+
+    /// The next payload of a subscription (`next` / legacy `data`), skipping keep-alives.
+    async fn payload(&mut self) -> Value {
+        loop {
+            let m = self.next().await.expect("an open socket");
+            match m["type"].as_str() {
+                Some("next") | Some("data") => return m["payload"].clone(),
+                Some("ka") | Some("ping") | Some("pong") => continue,
+                _ => return m,
+            }
+        }
+    }
+
+    async fn live(&mut self) -> Value {
+        let p = self.payload().await;
+        assert!(p.get("errors").is_none(), "unexpected errors: {p}");
+        p["data"]["liveHours"].clone()
+    }
+}
+
+async fn setup(app: &TestApp) -> (String, String, String) {
+    app.production_with_department().await
+}
+
+#[tokio::test]
+async fn snapshot_then_one_change_per_punch_in_order() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    let body = app
+        .punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    assert_eq!(
+        c.init(Some(&token)).await.expect("ack")["type"],
+        "connection_ack"
+    );
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    let snap = c.live().await;
+    assert_eq!(snap["kind"], "SNAPSHOT");
+    let crew = snap["crew"].as_array().expect("crew");
+    assert_eq!(crew.len(), 1, "{snap}");
+    assert_eq!(crew[0]["crewMemberId"], ann.as_str());
+    assert_eq!(crew[0]["status"], "ON_CLOCK");
+    assert_eq!(crew[0]["call"], "2026-03-02T15:00:00+00:00");
+    let mut version = crew[0]["version"].as_i64().expect("version");
+
+    for (kind, at, status) in [
+        ("MEAL_OUT", "2026-03-02T13:00:00-08:00", "AT_MEAL"),
+        ("MEAL_IN", "2026-03-02T13:30:00-08:00", "ON_CLOCK"),
+        ("WRAP", "2026-03-02T19:30:00-08:00", "WRAPPED"),
+    ] {
+        let body = app.punch(&token, &ann, kind, at).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let change = c.live().await;
+        assert_eq!(change["kind"], "CHANGE", "{change}");
+        let state = &change["crew"][0];
+        assert_eq!(state["status"], status, "after {kind}: {change}");
+        let v = state["version"].as_i64().expect("version");
+        assert!(v > version, "versions grow: {v} after {version}");
+        version = v;
+    }
+}
+
+#[tokio::test]
+async fn the_final_state_carries_hours_tier_and_pay_for_those_who_may_see_pay() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    for (kind, at) in [
+        ("CALL", "2026-03-02T07:00:00-08:00"),
+        ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
+        ("MEAL_IN", "2026-03-02T13:30:00-08:00"),
+        ("WRAP", "2026-03-02T19:30:00-08:00"),
+    ] {
+        assert!(app
+            .punch(&token, &ann, kind, at)
+            .await
+            .get("errors")
+            .is_none());
+    }
+    let coordinator = app.member(&token, &production, "COORDINATOR", None).await;
+    for (who, sees_pay) in [(&token, true), (&coordinator, false)] {
+        let mut c = Client::connect(&app, "graphql-ws").await;
+        assert_eq!(
+            c.init(Some(who)).await.expect("ack")["type"],
+            "connection_ack"
+        );
+        c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+            .await;
+        let snap = c.live().await;
+        let s = &snap["crew"][0];
+        assert_eq!(s["status"], "WRAPPED", "{snap}");
+        assert_eq!(s["workedMinutes"], 12 * 60);
+        // REF-US-CREW: 1x to 8 hours, 1.5x to 12 (Monday is day 1 of its week).
+        assert_eq!(s["tier"], "1.5x", "{snap}");
+        assert_eq!(s["paySoFar"].is_string(), sees_pay, "{snap}");
+    }
+}
+
+#[tokio::test]
+async fn a_warning_fires_from_a_timer_with_no_punch() {
+    let app = TestApp::spawn().await;
+    let token = app.admin().await;
+    let production = app
+        .gql_ok(
+            Some(&token),
+            "mutation { createProduction(input: {name: \"UTC\", timezone: \"UTC\", currency: \"USD\"}) { production { id } } }",
+            json!({}),
+        )
+        .await["createProduction"]["production"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let dept = app.department(&token, &production, "Grip").await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    // REF-US-CREW wants a meal 6 hours after call; MEAL_DUE_SOON is 15 minutes before that.
+    // Call so that moment is 2 seconds away.
+    let call: DateTime<Utc> =
+        Utc::now() - chrono::Duration::minutes(6 * 60 - 15) + chrono::Duration::seconds(2);
+    let call = call.with_nanosecond_zero();
+    let body = app.punch(&token, &ann, "CALL", &call.to_rfc3339()).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    c.subscribe(
+        "w",
+        json!({ "p": production, "d": call.date_naive().to_string() }),
+    )
+    .await;
+    let snap = c.live().await;
+    assert_eq!(snap["kind"], "SNAPSHOT");
+    let started = Instant::now();
+    let warning = c.live().await;
+    assert_eq!(warning["kind"], "WARNING", "{warning}");
+    assert_eq!(warning["warning"]["kind"], "MEAL_DUE_SOON");
+    assert_eq!(warning["crew"][0]["crewMemberId"], ann.as_str());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "fired on time: {:?}",
+        started.elapsed()
+    );
+}
+
+trait NoNanos {
+    fn with_nanosecond_zero(self) -> Self;
+}
+
+impl NoNanos for DateTime<Utc> {
+    fn with_nanosecond_zero(self) -> Self {
+        use chrono::Timelike;
+        self.with_nanosecond(0).expect("valid")
+    }
+}
+
+#[tokio::test]
+async fn init_without_a_valid_token_is_closed_with_4401() {
+    let app = TestApp::spawn().await;
+    for subprotocol in ["graphql-transport-ws", "graphql-ws"] {
+        for token in [None, Some("not-a-jwt")] {
+            let mut c = Client::connect(&app, subprotocol).await;
+            let mut answer = c.init(token).await;
+            // The legacy protocol sends `connection_error` first, then closes.
+            if let Ok(m) = &answer {
+                assert_eq!(m["type"], "connection_error", "{subprotocol}: {m}");
+                answer = c.next().await;
+            }
+            assert_eq!(answer, Err(Some(4401)), "{subprotocol} {token:?}");
+        }
+    }
+    // The plain GET query path still works next to the upgrade.
+    let resp = app
+        .client
+        .get(format!("{}/graphql?query=%7B__typename%7D", app.base))
+        .send()
+        .await
+        .expect("GET");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["data"]["__typename"], "Query");
+}
+
+#[tokio::test]
+async fn each_subscription_is_authorised_on_its_own() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let other_dept = app.department(&token, &production, "Electric").await;
+    let head = app
+        .member(&token, &production, "DEPARTMENT_HEAD", Some(&dept))
+        .await;
+    let stranger = app.admin().await;
+    let _their_own = app.production(&stranger, "Other").await;
+
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&stranger)).await.expect("ack");
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    let refused = c.payload().await;
+    let text = refused.to_string();
+    assert!(text.contains("NOT_FOUND"), "{refused}");
+
+    let mut h = Client::connect(&app, "graphql-transport-ws").await;
+    h.init(Some(&head)).await.expect("ack");
+    h.subscribe(
+        "own",
+        json!({ "p": production, "d": "2026-03-02", "dep": dept }),
+    )
+    .await;
+    assert_eq!(h.live().await["kind"], "SNAPSHOT");
+    h.subscribe(
+        "other",
+        json!({ "p": production, "d": "2026-03-02", "dep": other_dept }),
+    )
+    .await;
+    let refused = h.payload().await;
+    assert!(refused.to_string().contains("FORBIDDEN"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_punch_on_one_node_reaches_a_subscriber_on_another() {
+    // Two servers on one database and one Redis: the nodes of a deployment.
+    assert!(
+        redis_url().is_some(),
+        "this test needs Redis (CREWTIME_TEST_REDIS_URL; scripts/services.sh provides it)"
+    );
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_on(a.database_url.clone(), |_| {}).await;
+    let (token, production, dept) = setup(&a).await;
+    let ann = a.crew(&token, &dept, "Ann").await;
+    assert!(a
+        .punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    let mut c = Client::connect(&b, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    // Day types are toggled on the next day so each change is a new version of Ann's time
+    // without running into the day's punch order rules.
+    let set_day = "mutation($c: ID!, $t: DayType!) { setDayType(input: {crewMemberId: $c, date: \"2026-03-03\", dayType: $t}) { workDay { version } } }";
+    let mut latencies = Vec::new();
+    let mut last = 0;
+    for i in 0..40 {
+        let t = if i % 2 == 0 { "HOLD" } else { "TRAVEL" };
+        let sent = Instant::now();
+        a.gql_ok(Some(&token), set_day, json!({ "c": ann, "t": t }))
+            .await;
+        let change = c.live().await;
+        latencies.push(sent.elapsed());
+        assert_eq!(change["kind"], "CHANGE", "{change}");
+        let v = change["crew"][0]["version"].as_i64().expect("version");
+        assert!(v > last, "in order: {v} after {last}");
+        last = v;
+    }
+    latencies.sort();
+    println!(
+        "mutation + cross-node delivery over {} changes: median {:?}, max {:?}",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1]
+    );
+    let ready: Value = b
+        .client
+        .get(format!("{}/readyz", b.base))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["redis_subscriber"], "up", "{ready}");
+}
