@@ -199,7 +199,15 @@ async fn the_final_state_carries_hours_tier_and_pay_for_those_who_may_see_pay() 
 }
 
 #[tokio::test]
-async fn a_warning_fires_from_a_timer_with_no_punch() {
+async fn warnings_fire_from_timers_with_no_punch() {
+    // REF-US-CREW wants a meal 6 hours after call (MEAL_DUE_SOON 15 minutes before) and pays
+    // 1.5x after 8 hours. Each call is placed so the moment is 2 seconds away.
+    watch_for_warning(6 * 60 - 15, "MEAL_DUE_SOON").await;
+    watch_for_warning(6 * 60, "MEAL_PENALTY_STARTED").await;
+    watch_for_warning(8 * 60, "ENTERING_OVERTIME").await;
+}
+
+async fn watch_for_warning(minutes_after_call: i64, expected: &str) {
     let app = TestApp::spawn().await;
     let token = app.admin().await;
     let production = app
@@ -214,10 +222,8 @@ async fn a_warning_fires_from_a_timer_with_no_punch() {
         .to_owned();
     let dept = app.department(&token, &production, "Grip").await;
     let ann = app.crew(&token, &dept, "Ann").await;
-    // REF-US-CREW wants a meal 6 hours after call; MEAL_DUE_SOON is 15 minutes before that.
-    // Call so that moment is 2 seconds away.
     let call: DateTime<Utc> =
-        Utc::now() - chrono::Duration::minutes(6 * 60 - 15) + chrono::Duration::seconds(2);
+        Utc::now() - chrono::Duration::minutes(minutes_after_call) + chrono::Duration::seconds(2);
     let call = call.with_nanosecond_zero();
     let body = app.punch(&token, &ann, "CALL", &call.to_rfc3339()).await;
     assert!(body.get("errors").is_none(), "{body}");
@@ -233,11 +239,11 @@ async fn a_warning_fires_from_a_timer_with_no_punch() {
     let started = Instant::now();
     let warning = c.live().await;
     assert_eq!(warning["kind"], "WARNING", "{warning}");
-    assert_eq!(warning["warning"]["kind"], "MEAL_DUE_SOON");
+    assert_eq!(warning["warning"]["kind"], expected, "{warning}");
     assert_eq!(warning["crew"][0]["crewMemberId"], ann.as_str());
     assert!(
         started.elapsed() < Duration::from_secs(5),
-        "fired on time: {:?}",
+        "{expected} fired on time: {:?}",
         started.elapsed()
     );
 }
@@ -370,4 +376,49 @@ async fn a_punch_on_one_node_reaches_a_subscriber_on_another() {
         .await
         .expect("json");
     assert_eq!(ready["redis_subscriber"], "up", "{ready}");
+}
+
+#[tokio::test]
+async fn a_socket_without_init_is_closed_with_4408() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("CREWTIME_WS_INIT_TIMEOUT_SECS".into(), "1".into());
+    })
+    .await;
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    let started = Instant::now();
+    assert_eq!(c.next().await, Err(Some(4408)));
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn an_expired_token_ends_the_subscription_with_a_clear_error() {
+    let app = TestApp::spawn().await;
+    let email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+    app.create_user(&email, true).await;
+    let token = app.login(&email).await;
+    let production = app.production(&token, "Feature").await;
+    // A second node whose access tokens live two seconds.
+    let short = TestApp::spawn_on(app.database_url.clone(), |env| {
+        env.insert("CREWTIME_ACCESS_TOKEN_TTL_SECS".into(), "2".into());
+    })
+    .await;
+    let brief = short.login(&email).await;
+    let mut c = Client::connect(&short, "graphql-transport-ws").await;
+    c.init(Some(&brief)).await.expect("ack");
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    let ended = c.payload().await;
+    assert_eq!(
+        ended["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{ended}"
+    );
+    assert!(
+        ended["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expired")),
+        "{ended}"
+    );
+    let complete = c.next().await.expect("complete");
+    assert_eq!(complete["type"], "complete", "{complete}");
 }

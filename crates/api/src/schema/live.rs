@@ -480,8 +480,16 @@ async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<V
                     let minutes: Option<i64> = hours
                         .and_then(|h| (h * Decimal::from(60)).round().try_into().ok())
                         .filter(|m: &i64| *m > 0);
-                    if let Some(m) = minutes {
-                        upcoming.push((kind, now + Duration::minutes(m - worked)));
+                    // On the clock every meal is closed, so worked time reaches `m` minutes at
+                    // call + m + the meals taken: an exact instant that stays the same on
+                    // every reload, which is what keeps a warning from firing twice.
+                    if let (Some(m), Some(call)) = (minutes, line.call) {
+                        let meals: Duration = line
+                            .meals
+                            .iter()
+                            .filter_map(|b| b.back.map(|back| back - b.out))
+                            .sum();
+                        upcoming.push((kind, call + Duration::minutes(m) + meals));
                     }
                 }
             }
