@@ -347,7 +347,13 @@ async fn a_punch_on_one_node_reaches_a_subscriber_on_another() {
     let set_day = "mutation($c: ID!, $t: DayType!) { setDayType(input: {crewMemberId: $c, date: \"2026-03-03\", dayType: $t}) { workDay { version } } }";
     let mut latencies = Vec::new();
     let mut last = 0;
-    for i in 0..40 {
+    // 40 by default; CREWTIME_TEST_LIVE_EVENTS=1000 measures the latency figures quoted in
+    // docs/OPERATIONS.md.
+    let events: usize = std::env::var("CREWTIME_TEST_LIVE_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(40);
+    for i in 0..events {
         let t = if i % 2 == 0 { "HOLD" } else { "TRAVEL" };
         let sent = Instant::now();
         a.gql_ok(Some(&token), set_day, json!({ "c": ann, "t": t }))
@@ -360,10 +366,12 @@ async fn a_punch_on_one_node_reaches_a_subscriber_on_another() {
         last = v;
     }
     latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     println!(
-        "mutation + cross-node delivery over {} changes: median {:?}, max {:?}",
+        "mutation on node A sent -> change received on node B, {} changes: median {:?}, p99 {:?}, max {:?}",
         latencies.len(),
-        latencies[latencies.len() / 2],
+        at(0.5),
+        at(0.99),
         latencies[latencies.len() - 1]
     );
     let ready: Value = b
