@@ -430,3 +430,65 @@ async fn an_expired_token_ends_the_subscription_with_a_clear_error() {
     let complete = c.next().await.expect("complete");
     assert_eq!(complete["type"], "complete", "{complete}");
 }
+
+#[tokio::test]
+async fn the_graphql_ws_npm_client_subscribes() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = crewtime_tests::repo_root().join("tests/interop");
+    assert!(
+        dir.join("node_modules/graphql-ws").exists(),
+        "the interop check needs its npm packages: run `npm ci --prefix tests/interop` (`make test` does)"
+    );
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    assert!(app
+        .punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    let mut node = tokio::process::Command::new("node")
+        .arg(dir.join("live.mjs"))
+        .env(
+            "CREWTIME_WS_URL",
+            app.base.replace("http://", "ws://") + "/graphql",
+        )
+        .env("CREWTIME_TOKEN", &token)
+        .env("CREWTIME_PRODUCTION", &production)
+        .env("CREWTIME_DATE", "2026-03-02")
+        .env("COUNT", "2")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(node.stdout.take().expect("stdout")).lines();
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("a result within the wait")
+            .expect("readable")
+            .expect("a result line");
+        serde_json::from_str(&line).expect("JSON result")
+    };
+    let snapshot = next().await;
+    assert_eq!(
+        snapshot["data"]["liveHours"]["kind"], "SNAPSHOT",
+        "{snapshot}"
+    );
+    assert!(app
+        .punch(&token, &ann, "MEAL_OUT", "2026-03-02T13:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    let change = next().await;
+    assert_eq!(change["data"]["liveHours"]["kind"], "CHANGE", "{change}");
+    assert_eq!(change["data"]["liveHours"]["crew"][0]["status"], "AT_MEAL");
+    let status = tokio::time::timeout(WAIT, node.wait())
+        .await
+        .expect("node exits")
+        .expect("status");
+    assert!(
+        status.success(),
+        "the graphql-ws client ended with {status}"
+    );
+}
