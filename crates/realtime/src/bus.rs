@@ -173,9 +173,14 @@ impl Bus {
                 return;
             }
         };
-        if let Err(e) = redis.publish(CHANNEL, &payload).await {
-            metrics::counter!("crewtime_live_publish_failures_total").increment(1);
-            tracing::warn!(error = %e, "publishing a live event to Redis failed");
+        if let Err(first) = redis.publish(CHANNEL, &payload).await {
+            // The connection manager reconnects after a dropped connection (a Redis restart),
+            // so the first command after one fails and the next one usually succeeds.
+            tracing::debug!(error = %first, "publishing a live event failed; retrying once");
+            if let Err(e) = redis.publish(CHANNEL, &payload).await {
+                metrics::counter!("crewtime_live_publish_failures_total").increment(1);
+                tracing::warn!(error = %e, "publishing a live event to Redis failed");
+            }
         }
     }
 

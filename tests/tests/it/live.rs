@@ -492,3 +492,102 @@ async fn the_graphql_ws_npm_client_subscribes() {
         "the graphql-ws client ended with {status}"
     );
 }
+
+/// A Redis server of this test's own, which it may restart without disturbing the shared one
+/// other tests use.
+struct PrivateRedis {
+    port: u16,
+    child: tokio::process::Child,
+}
+
+impl PrivateRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        Self {
+            port,
+            child: Self::spawn(port).await,
+        }
+    }
+
+    async fn spawn(port: u16) -> tokio::process::Child {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server runs (scripts/services.sh installs it)");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(started.elapsed() < WAIT, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) {
+        self.child.kill().await.expect("redis-server stops");
+        self.child = Self::spawn(self.port).await;
+    }
+}
+
+#[tokio::test]
+async fn subscribers_resync_after_redis_restarts_and_go_on() {
+    let mut redis = PrivateRedis::start().await;
+    let url = redis.url();
+    let a = TestApp::spawn_with(|env| {
+        env.insert("CREWTIME_REDIS_URL".into(), url.clone());
+    })
+    .await;
+    let b = TestApp::spawn_on(a.database_url.clone(), |env| {
+        env.insert("CREWTIME_REDIS_URL".into(), url.clone());
+    })
+    .await;
+    let (token, production, dept) = setup(&a).await;
+    let ann = a.crew(&token, &dept, "Ann").await;
+    let punch = |kind: &'static str, at: &'static str| {
+        let (a, token, ann) = (&a, &token, &ann);
+        async move {
+            let body = a.punch(token, ann, kind, at).await;
+            assert!(body.get("errors").is_none(), "{kind}: {body}");
+        }
+    };
+    punch("CALL", "2026-03-02T07:00:00-08:00").await;
+    let mut c = Client::connect(&b, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    punch("MEAL_OUT", "2026-03-02T13:00:00-08:00").await;
+    assert_eq!(c.live().await["crew"][0]["status"], "AT_MEAL");
+
+    redis.restart().await;
+    // Events published while node B was cut off are gone (pub/sub is at-most-once), so B
+    // resyncs its subscribers once its subscriber is back.
+    let resync = c.live().await;
+    assert_eq!(resync["kind"], "RESYNC", "{resync}");
+    assert_eq!(resync["crew"][0]["status"], "AT_MEAL");
+    let ready: Value = b
+        .client
+        .get(format!("{}/readyz", b.base))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["redis_subscriber"], "up", "{ready}");
+
+    punch("MEAL_IN", "2026-03-02T13:30:00-08:00").await;
+    let change = c.live().await;
+    assert_eq!(change["kind"], "CHANGE", "{change}");
+    assert_eq!(change["crew"][0]["status"], "ON_CLOCK");
+}
