@@ -201,14 +201,23 @@ async fn the_final_state_carries_hours_tier_and_pay_for_those_who_may_see_pay() 
 #[tokio::test]
 async fn warnings_fire_from_timers_with_no_punch() {
     // REF-US-CREW wants a meal 6 hours after call (MEAL_DUE_SOON 15 minutes before) and pays
-    // 1.5x after 8 hours. Each call is placed so the moment is 2 seconds away.
-    watch_for_warning(6 * 60 - 15, "MEAL_DUE_SOON").await;
-    watch_for_warning(6 * 60, "MEAL_PENALTY_STARTED").await;
-    watch_for_warning(8 * 60, "ENTERING_OVERTIME").await;
+    // 1.5x after 8 hours and 2x after 12. Each call is placed so the moment is 2 seconds away.
+    let rules = crewtime_domain::pay::preset("REF-US-CREW").expect("preset");
+    let mp = rules.meal_penalty.expect("REF-US-CREW has meal penalties");
+    assert_eq!(mp.interval_hours, 6.into());
+    let (grace, unit) = (i64::from(mp.grace_minutes), i64::from(mp.unit_minutes));
+    tokio::join!(
+        watch_for_warning(6 * 60 - 15, "MEAL_DUE_SOON"),
+        watch_for_warning(6 * 60 + grace, "MEAL_PENALTY_STARTED"),
+        watch_for_warning(6 * 60 + unit.max(grace + 1), "MEAL_PENALTY_ADDED"),
+        watch_for_warning(8 * 60, "ENTERING_OVERTIME"),
+        watch_for_warning(12 * 60, "ENTERING_DOUBLE_TIME"),
+    );
 }
 
-async fn watch_for_warning(minutes_after_call: i64, expected: &str) {
-    let app = TestApp::spawn().await;
+/// A production in UTC, so a test's dates are the UTC dates of its instants: (token,
+/// production, department).
+async fn utc_production(app: &TestApp) -> (String, String, String) {
     let token = app.admin().await;
     let production = app
         .gql_ok(
@@ -221,6 +230,12 @@ async fn watch_for_warning(minutes_after_call: i64, expected: &str) {
         .expect("id")
         .to_owned();
     let dept = app.department(&token, &production, "Grip").await;
+    (token, production, dept)
+}
+
+async fn watch_for_warning(minutes_after_call: i64, expected: &str) {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = utc_production(&app).await;
     let ann = app.crew(&token, &dept, "Ann").await;
     let call: DateTime<Utc> =
         Utc::now() - chrono::Duration::minutes(minutes_after_call) + chrono::Duration::seconds(2);
@@ -237,10 +252,16 @@ async fn watch_for_warning(minutes_after_call: i64, expected: &str) {
     let snap = c.live().await;
     assert_eq!(snap["kind"], "SNAPSHOT");
     let started = Instant::now();
-    let warning = c.live().await;
-    assert_eq!(warning["kind"], "WARNING", "{warning}");
-    assert_eq!(warning["warning"]["kind"], expected, "{warning}");
-    assert_eq!(warning["crew"][0]["crewMemberId"], ann.as_str());
+    // Moments can coincide (REF-US-CREW's fifth meal penalty starts at 8 hours, with 1.5x):
+    // wait for the expected one among the warnings.
+    loop {
+        let warning = c.live().await;
+        assert_eq!(warning["kind"], "WARNING", "{warning}");
+        assert_eq!(warning["crew"][0]["crewMemberId"], ann.as_str());
+        if warning["warning"]["kind"] == expected {
+            break;
+        }
+    }
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{expected} fired on time: {:?}",
@@ -590,4 +611,67 @@ async fn subscribers_resync_after_redis_restarts_and_go_on() {
     let change = c.live().await;
     assert_eq!(change["kind"], "CHANGE", "{change}");
     assert_eq!(change["crew"][0]["status"], "ON_CLOCK");
+}
+
+#[tokio::test]
+async fn rest_at_risk_fires_when_a_wrap_would_invade_the_next_published_call() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = utc_production(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    let rest_hours: i64 = crewtime_domain::pay::preset("REF-US-CREW")
+        .and_then(|r| r.rest)
+        .expect("REF-US-CREW has a rest rule")
+        .hours
+        .try_into()
+        .expect("whole hours");
+    // Tomorrow's call is placed so that the rest period before it begins 2 seconds from now.
+    let next_call =
+        (Utc::now() + chrono::Duration::hours(rest_hours) + chrono::Duration::seconds(2))
+            .with_nanosecond_zero();
+    let shoot_date = next_call.date_naive();
+    let today = shoot_date.pred_opt().expect("a day before");
+    let call = today.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let body = app.punch(&token, &ann, "CALL", &call.to_rfc3339()).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let sheet = json!({
+        "shootDate": shoot_date.to_string(), "dayNumber": 2, "totalDays": 5,
+        "generalCall": next_call.to_rfc3339(),
+    });
+    let created = app
+        .gql_ok(
+            Some(&token),
+            "mutation($p: ID!, $s: CallSheetInput!) { createCallSheet(input: {productionId: $p, sheet: $s}) { callSheet { id version } } }",
+            json!({ "p": production, "s": sheet }),
+        )
+        .await;
+    let draft = &created["createCallSheet"]["callSheet"];
+    app.gql_ok(
+        Some(&token),
+        "mutation($id: ID!, $v: Int!) { publishCallSheet(input: {callSheetId: $id, expectedVersion: $v}) { callSheet { status } } }",
+        json!({ "id": draft["id"], "v": draft["version"] }),
+    )
+    .await;
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    c.subscribe("r", json!({ "p": production, "d": today.to_string() }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    let started = Instant::now();
+    loop {
+        let m = c.live().await;
+        assert_eq!(m["kind"], "WARNING", "{m}");
+        if m["warning"]["kind"] == "REST_AT_RISK" {
+            let at: DateTime<Utc> = m["warning"]["at"]
+                .as_str()
+                .and_then(|a| a.parse().ok())
+                .expect("at");
+            assert_eq!(at, next_call - chrono::Duration::hours(rest_hours));
+            break;
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -30,6 +30,9 @@ use crate::ids::{GlobalId, Kind};
 
 /// The most crew one subscription watches.
 const MAX_ROSTER: u64 = 2_000;
+/// Further meal penalty warnings after the first; a day that runs this late is long past
+/// anyone's attention.
+const MAX_PENALTY_WARNINGS: i32 = 12;
 
 /// When the socket's credential stops being valid; the WebSocket layer puts it in the
 /// connection's data. `None`: it does not expire (an API token, until revoked).
@@ -53,8 +56,12 @@ pub(crate) enum LiveHoursKind {
 pub(crate) enum LiveWarningKind {
     /// The next meal is due soon (15 minutes before, by default).
     MealDueSoon,
-    /// The meal is late: meal penalties have started.
+    /// The meal is late beyond the grace: the first meal penalty.
     MealPenaltyStarted,
+    /// Still no meal: one more meal penalty (each further unit, usually 30 minutes).
+    MealPenaltyAdded,
+    /// A wrap from now on would make the next day's published call invade the rest period.
+    RestAtRisk,
     /// Worked time enters the 1.5x band.
     EnteringOvertime,
     /// Worked time enters the 2x band.
@@ -382,11 +389,19 @@ async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<V
     let deals = tx.deals_of(&ids).await?;
     let previous = tx.previous_wraps(&ids, from).await?;
     let rules = tx.rule_sets().await?;
-    let sheet = tx
-        .published_call_sheets(&[watch.date])
-        .await?
-        .into_iter()
-        .max_by_key(|s| s.issue);
+    let next_date = watch.date + Duration::days(1);
+    let sheets = tx.published_call_sheets(&[watch.date, next_date]).await?;
+    let latest = |date: NaiveDate| {
+        sheets
+            .iter()
+            .filter(|s| s.content.shoot_date == date)
+            .max_by_key(|s| s.issue)
+            .cloned()
+    };
+    let sheet = latest(watch.date);
+    // The next published call: the following day's sheet (a day off in between needs no
+    // rest warning).
+    let next_sheet = latest(next_date);
     tx.commit().await?;
     let now = Utc::now();
     let mut out = Vec::with_capacity(crew.len());
@@ -444,10 +459,38 @@ async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<V
             .to_owned()
         });
         let mut upcoming = Vec::new();
+        let running = matches!(line.status(), DomainStatus::OnClock | DomainStatus::AtMeal);
+        if let (true, Some(rest), Some(next)) = (running, rule_set.rest.as_ref(), &next_sheet) {
+            // A wrap after this moment leaves less than the rest period before the next call.
+            let rest_minutes: Option<i64> =
+                (rest.hours * Decimal::from(60)).round().try_into().ok();
+            if let Some(m) = rest_minutes {
+                let next_call = next.content.call_for(c.id, c.department_id);
+                upcoming.push((
+                    LiveWarningKind::RestAtRisk,
+                    next_call - Duration::minutes(m),
+                ));
+            }
+        }
         if line.status() == DomainStatus::OnClock {
             if let Some(due) = next_meal_due {
                 upcoming.push((LiveWarningKind::MealDueSoon, due - watch.meal_warning_lead));
-                upcoming.push((LiveWarningKind::MealPenaltyStarted, due));
+                // As the engine counts them: the first penalty once the meal is more than the
+                // grace late, then one more each further unit.
+                match rule_set.meal_penalty.as_ref() {
+                    Some(mp) if mp.unit_minutes > 0 => {
+                        let grace = Duration::minutes(i64::from(mp.grace_minutes));
+                        let unit = Duration::minutes(i64::from(mp.unit_minutes));
+                        upcoming.push((LiveWarningKind::MealPenaltyStarted, due + grace));
+                        for k in 1..=MAX_PENALTY_WARNINGS {
+                            let at = due + unit * k;
+                            if at > due + grace {
+                                upcoming.push((LiveWarningKind::MealPenaltyAdded, at));
+                            }
+                        }
+                    }
+                    _ => upcoming.push((LiveWarningKind::MealPenaltyStarted, due)),
+                }
             }
             // Band thresholds from the rule set's schedule for the first day of a week: the
             // day's real ordinal in the week is an approximation here (days 1..5 share their
