@@ -25,6 +25,7 @@ use async_graphql_poem::GraphQLProtocol;
 use futures_util::{SinkExt, StreamExt};
 use poem::web::websocket::{Message, WebSocket, WebSocketStream};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 /// The request id, kept in the request for the audit trail.
 #[derive(Clone)]
@@ -467,9 +468,14 @@ async fn serve_socket(
             })
         });
     let refused = Arc::new(AtomicBool::new(false));
+    let session: Arc<OnceLock<SocketSession>> = Arc::default();
+    let executor = SocketExecutor {
+        state: state.clone(),
+        session: session.clone(),
+    };
     let init_state = state.clone();
     let init_refused = refused.clone();
-    let output = GqlWebSocket::new(state.schema.clone(), input, protocol).on_connection_init(
+    let output = GqlWebSocket::new(executor, input, protocol).on_connection_init(
         move |payload| async move {
             let header = payload
                 .get("authorization")
@@ -486,15 +492,14 @@ async fn serve_socket(
             let expiry = header
                 .and_then(bearer)
                 .and_then(|token| init_state.jwt.expiry(token));
-            let mut data = async_graphql::Data::default();
-            data.insert(RequestCtx::new(
-                &init_state,
-                Arc::new(caller),
+            // The protocol allows one init per socket, so this is set once.
+            let _ = session.set(SocketSession {
+                caller: Arc::new(caller),
                 client,
                 request_id,
-            ));
-            data.insert(ConnectionExpiry(expiry));
-            Ok(data)
+                expiry,
+            });
+            Ok(async_graphql::Data::default())
         },
     );
     futures_util::pin_mut!(output);
@@ -541,4 +546,81 @@ async fn serve_socket(
     }
     let _ = sink.close().await;
     metrics::gauge!("crewtime_ws_connections").decrement(1.0);
+}
+
+/// Who opened a socket, as its `connection_init` proved.
+struct SocketSession {
+    caller: Arc<Caller>,
+    client: Option<IpAddr>,
+    request_id: String,
+    expiry: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Runs a socket's operations. Each operation gets a `RequestCtx` of its own, as an HTTP
+/// request does: fresh DataLoader caches and memberships read anew, so a long-lived socket
+/// never answers from what an earlier operation cached (a role revoked meanwhile, an old day).
+#[derive(Clone)]
+struct SocketExecutor {
+    state: AppState,
+    session: Arc<OnceLock<SocketSession>>,
+}
+
+impl SocketExecutor {
+    fn prepare(&self, mut request: GqlRequest) -> Result<GqlRequest, Box<GqlResponse>> {
+        if let Ok(doc) = request.parsed_query() {
+            let (aliases, field) = max_aliases_per_field(doc);
+            if aliases > self.state.config.max_aliases {
+                return Err(Box::new(GqlResponse::from_errors(vec![server_error(
+                    "BAD_USER_INPUT",
+                    format!(
+                        "{aliases} aliases of field {field:?}; at most {} are allowed",
+                        self.state.config.max_aliases
+                    ),
+                )])));
+            }
+        }
+        if let Some(s) = self.session.get() {
+            request = request
+                .data(RequestCtx::new(
+                    &self.state,
+                    s.caller.clone(),
+                    s.client,
+                    s.request_id.clone(),
+                ))
+                .data(ConnectionExpiry(s.expiry));
+        }
+        Ok(request)
+    }
+}
+
+impl async_graphql::Executor for SocketExecutor {
+    async fn execute(&self, request: GqlRequest) -> GqlResponse {
+        match self.prepare(request) {
+            Ok(request) => {
+                let mut resp = self.state.schema.execute(request).await;
+                ensure_codes(&mut resp.errors);
+                resp
+            }
+            Err(refused) => *refused,
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        request: GqlRequest,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> futures_util::stream::BoxStream<'static, GqlResponse> {
+        match self.prepare(request) {
+            Ok(request) => self
+                .state
+                .schema
+                .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                .map(|mut resp| {
+                    ensure_codes(&mut resp.errors);
+                    resp
+                })
+                .boxed(),
+            Err(refused) => futures_util::stream::once(async move { *refused }).boxed(),
+        }
+    }
 }

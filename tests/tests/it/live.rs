@@ -675,3 +675,36 @@ async fn rest_at_risk_fires_when_a_wrap_would_invade_the_next_published_call() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn queries_over_the_socket_read_fresh_data_each_time() {
+    // Each operation on a socket has a context of its own, like an HTTP request: a second
+    // query after a punch must not answer from the first one's caches.
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    assert!(app
+        .punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    let query = "query($c: ID!) { workDay(crewMemberId: $c, date: \"2026-03-02\") { status } }";
+    let status = async |c: &mut Client, id: &str| -> Value {
+        c.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": { "c": ann } } }))
+            .await;
+        let p = c.payload().await;
+        assert!(p.get("errors").is_none(), "{p}");
+        let done = c.next().await.expect("complete");
+        assert_eq!(done["type"], "complete");
+        p["data"]["workDay"]["status"].clone()
+    };
+    assert_eq!(status(&mut c, "1").await, "ON_CLOCK");
+    assert!(app
+        .punch(&token, &ann, "MEAL_OUT", "2026-03-02T13:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    assert_eq!(status(&mut c, "2").await, "AT_MEAL");
+}
