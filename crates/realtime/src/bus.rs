@@ -28,6 +28,22 @@ pub enum EventKind {
     DayType,
 }
 
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Punch => "PUNCH",
+            EventKind::Correction => "CORRECTION",
+            EventKind::DayType => "DAY_TYPE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [EventKind::Punch, EventKind::Correction, EventKind::DayType]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
 /// A crew member's time changed (published only after the transaction that changed it
 /// committed). It carries no state: subscribers read the current state themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -708,3 +708,44 @@ async fn queries_over_the_socket_read_fresh_data_each_time() {
         .is_none());
     assert_eq!(status(&mut c, "2").await, "AT_MEAL");
 }
+
+#[tokio::test]
+async fn an_event_left_in_the_outbox_by_a_dead_node_is_still_delivered() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    assert!(app
+        .punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    // The node that committed the punch published it and emptied its outbox.
+    let outbox = "SELECT count(*) FROM {schema}.live_outbox";
+    assert_eq!(app.count_in_production(outbox).await, 0);
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    let snap = c.live().await;
+    let version = snap["crew"][0]["version"].as_i64().expect("version");
+    // What a node leaves behind when it dies between its commit and its publish: the change
+    // (here only its version) and the event in the outbox, nothing on the bus.
+    let schema = app.production_schema().await;
+    let db = app.db().await;
+    for sql in [
+        format!("UPDATE {schema}.crew_members SET time_version = time_version + 1"),
+        format!(
+            "INSERT INTO {schema}.live_outbox (crew_member_id, work_date, kind, created_at) \
+             SELECT id, '2026-03-02', 'PUNCH', now() - interval '10 seconds' FROM {schema}.crew_members"
+        ),
+    ] {
+        db.execute(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .expect("statement");
+    }
+    let change = c.live().await;
+    assert_eq!(change["kind"], "CHANGE", "{change}");
+    assert_eq!(change["crew"][0]["version"], version + 1, "{change}");
+    assert_eq!(app.count_in_production(outbox).await, 0);
+}

@@ -606,3 +606,53 @@ fn meal_interval(rules: &crewtime_domain::pay::RuleSet) -> Duration {
         .unwrap_or(360i64);
     Duration::minutes(minutes)
 }
+
+/// How old an outbox row must be before a relay publishes it: the node that wrote it deletes it
+/// within milliseconds of its commit, so an older one was left by a node that died (or lost
+/// PostgreSQL) in between.
+const RELAY_AFTER_SECS: i64 = 3;
+const RELAY_EVERY: StdDuration = StdDuration::from_secs(2);
+
+/// Runs the node's outbox relay until aborted: every two seconds it takes stale events from
+/// every production's outbox and publishes them. Several nodes may run it; each row is taken
+/// once. `store` should be a pool of its own (one connection is plenty), so the relay's
+/// statements never count as, or queue behind, the requests'.
+pub fn spawn_outbox_relay(
+    store: crewtime_persistence::Store,
+    state: &crate::AppState,
+) -> tokio::task::JoinHandle<()> {
+    let bus = state.bus.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(RELAY_EVERY).await;
+            if let Err(e) = relay_once(&store, &bus).await {
+                tracing::warn!(error = %e, "live outbox relay pass failed");
+            }
+        }
+    })
+}
+
+async fn relay_once(
+    store: &crewtime_persistence::Store,
+    bus: &crewtime_realtime::Bus,
+) -> Result<()> {
+    for production in store.all_productions().await? {
+        let tx = TenantTx::begin(store, &production).await?;
+        let events = tx.take_stale_live_events(RELAY_AFTER_SECS, 500).await?;
+        tx.commit().await?;
+        for e in events {
+            let Some(kind) = crewtime_realtime::EventKind::parse(&e.kind) else {
+                continue;
+            };
+            metrics::counter!("crewtime_live_outbox_relayed_total").increment(1);
+            bus.publish(crewtime_realtime::Event {
+                production: production.id,
+                crew_member: e.crew_member_id,
+                date: e.work_date,
+                kind,
+            })
+            .await;
+        }
+    }
+    Ok(())
+}

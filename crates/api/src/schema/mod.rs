@@ -37,6 +37,7 @@ pub use pay::preview as pay_preview;
 
 pub type CrewtimeSchema = Schema<Query, Mutation, Subscription>;
 
+pub use live::spawn_outbox_relay;
 pub(crate) use live::ConnectionExpiry;
 
 #[derive(MergedSubscription, Default)]
