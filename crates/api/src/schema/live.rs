@@ -296,9 +296,9 @@ async fn run(
             },
         };
         if let Err(e) = result {
-            if matches!(e, Error::Internal(_)) || out.is_closed() {
-                tracing::warn!(error = %e, "live subscription ended");
-            }
+            // A read failed (the database went away, say): end with the error rather than
+            // go on with a view that may be stale; the client resubscribes.
+            tracing::warn!(error = %e, "live subscription ended");
             let _ = out.send(Err(crate::error::to_gql(e))).await;
             break;
         }
@@ -412,8 +412,7 @@ async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<V
             .flat_map(|d| d.punches.iter().map(|p| (p.kind, p.at)))
             .collect();
         let line = timeline(&punches)?;
-        let (rules_name, rule_set) = rules_on(&c.rule_set, &rules, watch.date)?;
-        let _ = rules_name;
+        let (_, rule_set) = rules_on(&c.rule_set, &rules, watch.date)?;
         let interval = meal_interval(&rule_set);
         let next_meal_due = line.next_meal_due(interval);
         let worked = line.worked_minutes(now);

@@ -103,7 +103,7 @@ impl Punch {
 }
 
 /// The meal clock of a rule set: a meal is due this long after call or the last meal.
-pub(crate) fn meal_interval(rule_set: &str) -> Duration {
+fn meal_interval(rule_set: &str) -> Duration {
     let hours = crewtime_domain::pay::preset(rule_set).and_then(|r| {
         r.meal_penalty
             .map(|m| m.interval_hours)
