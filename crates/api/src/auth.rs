@@ -155,6 +155,13 @@ impl JwtKeys {
         Ok((token, exp))
     }
 
+    /// When a valid JWT expires (`None` for an invalid one).
+    pub(crate) fn expiry(&self, token: &str) -> Option<chrono::DateTime<Utc>> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .and_then(|data| chrono::DateTime::from_timestamp(data.claims.exp, 0))
+    }
+
     pub(crate) fn verify(&self, token: &str) -> Option<UserPrincipal> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()

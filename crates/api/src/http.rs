@@ -13,12 +13,19 @@ use poem::web::Data;
 use poem::{get, handler, Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use tracing::Instrument;
 
-use crate::auth::Caller;
+use crate::auth::{bearer, Caller};
 use crate::error::{ensure_codes, server_error};
 use crate::limits::{max_aliases_per_field, metric_name, operation_name, operation_type};
+use crate::schema::ConnectionExpiry;
 use crate::schema::RequestCtx;
 use crate::state::{AppState, Environment};
 use crate::telemetry::prometheus;
+use async_graphql::http::{WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage};
+use async_graphql_poem::GraphQLProtocol;
+use futures_util::{SinkExt, StreamExt};
+use poem::web::websocket::{Message, WebSocket, WebSocketStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 /// The request id, kept in the request for the audit trail.
 #[derive(Clone)]
@@ -225,8 +232,22 @@ async fn graphql_post(req: &Request, body: Body, Data(state): Data<&AppState>) -
     }
 }
 
+/// GET on `/graphql`: a WebSocket upgrade (the `Upgrade: websocket` header) starts a
+/// subscription socket; anything else is a query over GET.
 #[handler]
-async fn graphql_get(req: &Request, Data(state): Data<&AppState>) -> Response {
+async fn graphql_get(
+    req: &Request,
+    ws: Option<WebSocket>,
+    protocol: Option<GraphQLProtocol>,
+    Data(state): Data<&AppState>,
+) -> Response {
+    match ws {
+        Some(ws) => live_socket(state, req, ws, protocol),
+        None => graphql_query(req, state).await,
+    }
+}
+
+async fn graphql_query(req: &Request, state: &AppState) -> Response {
     let new_media = wants_graphql_response(req);
     let mut gql = match parse_query_string(req.uri().query().unwrap_or_default()) {
         Ok(r) => r,
@@ -347,6 +368,13 @@ async fn readyz(Data(state): Data<&AppState>) -> Response {
         Some(_) => "down",
     };
     metrics::gauge!("crewtime_redis_up").set(if redis == "up" { 1.0 } else { 0.0 });
+    // The live bus's subscriber: while it is down, events from other nodes do not arrive
+    // here (this node's own still do). Reported, not a reason to take the node out.
+    let subscriber = match (state.bus.redis_configured(), state.bus.subscriber_up()) {
+        (false, _) => "not_configured",
+        (true, true) => "up",
+        (true, false) => "down",
+    };
     let ready = database && migrations == "current";
     json(
         if ready {
@@ -359,6 +387,7 @@ async fn readyz(Data(state): Data<&AppState>) -> Response {
             "database": if database { "up" } else { "down" },
             "migrations": migrations,
             "redis": redis,
+            "redis_subscriber": subscriber,
         }),
     )
 }
@@ -388,4 +417,210 @@ fn json(status: StatusCode, v: serde_json::Value) -> Response {
         .status(status)
         .content_type(JSON)
         .body(v.to_string())
+}
+
+/// Close code for a `connection_init` without a valid token.
+const CLOSE_UNAUTHORIZED: u16 = 4401;
+/// Close code for a socket that sent no `connection_init` in time.
+const CLOSE_INIT_TIMEOUT: u16 = 4408;
+
+/// Accepts a subscription socket speaking graphql-transport-ws (the default) or the legacy
+/// graphql-ws subprotocol.
+fn live_socket(
+    state: &AppState,
+    req: &Request,
+    ws: WebSocket,
+    protocol: Option<GraphQLProtocol>,
+) -> Response {
+    let protocol = protocol
+        .map(|p| p.0)
+        .unwrap_or(WebSocketProtocols::GraphQLWS);
+    let state = state.clone();
+    let client = client_address(&state, req);
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    ws.protocols(["graphql-transport-ws", "graphql-ws"])
+        .on_upgrade(move |socket| serve_socket(state, protocol, client, request_id, socket))
+        .into_response()
+}
+
+/// Runs one socket: the token comes in `connection_init` (an invalid or missing one closes
+/// with 4401, none within `ws_init_timeout` closes with 4408); each subscription is then
+/// authorised on its own by its resolver.
+async fn serve_socket(
+    state: AppState,
+    protocol: WebSocketProtocols,
+    client: Option<IpAddr>,
+    request_id: String,
+    socket: WebSocketStream,
+) {
+    metrics::gauge!("crewtime_ws_connections").increment(1.0);
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|r| std::future::ready(r.is_ok()))
+        .filter_map(|r| {
+            std::future::ready(match r {
+                Ok(m) if m.is_text() || m.is_binary() => Some(m.into_bytes()),
+                _ => None,
+            })
+        });
+    let refused = Arc::new(AtomicBool::new(false));
+    let session: Arc<OnceLock<SocketSession>> = Arc::default();
+    let executor = SocketExecutor {
+        state: state.clone(),
+        session: session.clone(),
+    };
+    let init_state = state.clone();
+    let init_refused = refused.clone();
+    let output = GqlWebSocket::new(executor, input, protocol).on_connection_init(
+        move |payload| async move {
+            let header = payload
+                .get("authorization")
+                .or_else(|| payload.get("Authorization"))
+                .and_then(serde_json::Value::as_str);
+            let caller = Caller::from_header(header, &init_state.jwt);
+            if caller.principal(&init_state.store).await.is_err() {
+                init_refused.store(true, Ordering::Relaxed);
+                return Err(async_graphql::Error::new(
+                    "connection_init needs {\"authorization\": \"Bearer <valid token>\"}",
+                ));
+            }
+            // A person's JWT expires; the subscriptions end then with a clear error.
+            let expiry = header
+                .and_then(bearer)
+                .and_then(|token| init_state.jwt.expiry(token));
+            // The protocol allows one init per socket, so this is set once.
+            let _ = session.set(SocketSession {
+                caller: Arc::new(caller),
+                client,
+                request_id,
+                expiry,
+            });
+            Ok(async_graphql::Data::default())
+        },
+    );
+    futures_util::pin_mut!(output);
+    let init_deadline = tokio::time::sleep(state.config.ws_init_timeout);
+    tokio::pin!(init_deadline);
+    let mut acknowledged = false;
+    loop {
+        let next = tokio::select! {
+            m = output.next() => m,
+            _ = &mut init_deadline, if !acknowledged => {
+                let _ = sink
+                    .send(Message::close_with(CLOSE_INIT_TIMEOUT, "connection initialisation timeout"))
+                    .await;
+                break;
+            }
+        };
+        let Some(message) = next else { break };
+        let message = match message {
+            WsMessage::Text(text) => {
+                if !acknowledged && text.contains("\"connection_ack\"") {
+                    acknowledged = true;
+                }
+                Message::text(text)
+            }
+            // Both subprotocols end a refused init here with the same code, so a client can
+            // tell "get a new token" from a protocol error.
+            WsMessage::Close(_, reason) if refused.load(Ordering::Relaxed) => {
+                Message::close_with(CLOSE_UNAUTHORIZED, reason)
+            }
+            WsMessage::Close(code, reason) => Message::close_with(code, reason),
+        };
+        let closing = matches!(message, Message::Close(_));
+        if sink.send(message).await.is_err() || closing {
+            break;
+        }
+        // The legacy protocol answers a refused init with a `connection_error` message and
+        // no close; close it the same way as the new one.
+        if refused.load(Ordering::Relaxed) {
+            let _ = sink
+                .send(Message::close_with(CLOSE_UNAUTHORIZED, "unauthorized"))
+                .await;
+            break;
+        }
+    }
+    let _ = sink.close().await;
+    metrics::gauge!("crewtime_ws_connections").decrement(1.0);
+}
+
+/// Who opened a socket, as its `connection_init` proved.
+struct SocketSession {
+    caller: Arc<Caller>,
+    client: Option<IpAddr>,
+    request_id: String,
+    expiry: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Runs a socket's operations. Each operation gets a `RequestCtx` of its own, as an HTTP
+/// request does: fresh DataLoader caches and memberships read anew, so a long-lived socket
+/// never answers from what an earlier operation cached (a role revoked meanwhile, an old day).
+#[derive(Clone)]
+struct SocketExecutor {
+    state: AppState,
+    session: Arc<OnceLock<SocketSession>>,
+}
+
+impl SocketExecutor {
+    fn prepare(&self, mut request: GqlRequest) -> Result<GqlRequest, Box<GqlResponse>> {
+        if let Ok(doc) = request.parsed_query() {
+            let (aliases, field) = max_aliases_per_field(doc);
+            if aliases > self.state.config.max_aliases {
+                return Err(Box::new(GqlResponse::from_errors(vec![server_error(
+                    "BAD_USER_INPUT",
+                    format!(
+                        "{aliases} aliases of field {field:?}; at most {} are allowed",
+                        self.state.config.max_aliases
+                    ),
+                )])));
+            }
+        }
+        if let Some(s) = self.session.get() {
+            request = request
+                .data(RequestCtx::new(
+                    &self.state,
+                    s.caller.clone(),
+                    s.client,
+                    s.request_id.clone(),
+                ))
+                .data(ConnectionExpiry(s.expiry));
+        }
+        Ok(request)
+    }
+}
+
+impl async_graphql::Executor for SocketExecutor {
+    async fn execute(&self, request: GqlRequest) -> GqlResponse {
+        match self.prepare(request) {
+            Ok(request) => {
+                let mut resp = self.state.schema.execute(request).await;
+                ensure_codes(&mut resp.errors);
+                resp
+            }
+            Err(refused) => *refused,
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        request: GqlRequest,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> futures_util::stream::BoxStream<'static, GqlResponse> {
+        match self.prepare(request) {
+            Ok(request) => self
+                .state
+                .schema
+                .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                .map(|mut resp| {
+                    ensure_codes(&mut resp.errors);
+                    resp
+                })
+                .boxed(),
+            Err(refused) => futures_util::stream::once(async move { *refused }).boxed(),
+        }
+    }
 }

@@ -14,5 +14,5 @@ pub mod telemetry;
 
 pub use error::ERROR_CODES;
 pub use http::routes;
-pub use schema::{build_schema, pay_preview, sdl, CrewtimeSchema};
+pub use schema::{build_schema, pay_preview, sdl, spawn_outbox_relay, CrewtimeSchema};
 pub use state::{ApiConfig, AppState, Environment};

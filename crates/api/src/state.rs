@@ -37,6 +37,10 @@ pub struct ApiConfig {
     /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For` entry
     /// (the one the proxy appended) instead of the peer's, which is the proxy's.
     pub trust_proxy: bool,
+    /// A WebSocket that sends no `connection_init` within this long is closed (4408).
+    pub ws_init_timeout: Duration,
+    /// How long before a meal is due `liveHours` raises MEAL_DUE_SOON.
+    pub live_meal_warning_lead: Duration,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -72,6 +76,8 @@ impl ApiConfig {
             login_max_failures_per_account: 5,
             login_max_attempts_per_address: 30,
             trust_proxy: false,
+            ws_init_timeout: Duration::from_secs(10),
+            live_meal_warning_lead: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -86,6 +92,8 @@ pub struct AppState {
     pub(crate) pay_cache: Arc<crate::pay_cache::PayCache>,
     pub(crate) login_limiter: Arc<crate::login_limits::LoginLimiter>,
     pub redis: Option<Arc<crewtime_realtime::RedisHealth>>,
+    /// Live events: in-process, and across nodes through Redis when it is configured.
+    pub bus: crewtime_realtime::Bus,
 }
 
 impl AppState {
@@ -97,6 +105,12 @@ impl AppState {
         let config = Arc::new(config);
         let jwt = Arc::new(JwtKeys::new(&config.jwt_secret));
         let schema = crate::schema::build_schema(&config);
+        // With Redis, the bus starts the node's supervised subscriber (so this runs inside the
+        // runtime, as the server's start-up does).
+        let bus = match &redis {
+            Some(r) => crewtime_realtime::Bus::with_redis(r.clone()),
+            None => crewtime_realtime::Bus::local(),
+        };
         let login_limiter = Arc::new(crate::login_limits::LoginLimiter::new(
             config.login_max_failures_per_account,
             config.login_max_attempts_per_address,
@@ -109,6 +123,7 @@ impl AppState {
             pay_cache: Arc::default(),
             login_limiter,
             redis,
+            bus,
         }
     }
 }

@@ -13,6 +13,7 @@ mod db;
 pub mod departments;
 mod idempotency;
 pub mod invitations;
+pub mod live_outbox;
 pub mod migrate;
 pub mod personal_data;
 pub mod productions;

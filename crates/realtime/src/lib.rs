@@ -1,5 +1,16 @@
-//! crewtime's realtime layer. For now: the Redis connection whose health readiness and metrics
-//! report. The event bus and the live-hours projection grow here.
+//! crewtime's realtime layer: the Redis connection whose health readiness and metrics report,
+//! and the event bus that tells live subscriptions a crew member's time changed.
+//!
+//! The bus is an in-process hub (one tokio broadcast channel per production) and, when Redis is
+//! configured, a Redis pub/sub fan-out across nodes: a node delivers its own events locally at
+//! once and publishes them to Redis; one supervised subscriber task per node feeds what the
+//! other nodes publish into the local hub. Events are notifications, not data: a subscriber
+//! re-reads the crew member's current state, so a lost or duplicated event heals on the next
+//! one, and a subscriber that may have missed some (lagged, or Redis was away) gets `Resync`.
+
+mod bus;
+
+pub use bus::{Bus, BusMessage, Event, EventKind, LiveReceiver};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -9,6 +20,7 @@ use redis::aio::ConnectionManager;
 /// A Redis connection and whether it answered last time it was asked.
 pub struct RedisHealth {
     manager: ConnectionManager,
+    client: redis::Client,
     up: AtomicBool,
 }
 
@@ -16,12 +28,16 @@ impl RedisHealth {
     /// Connects to `url`; fails fast when the URL is malformed or Redis does not answer.
     pub async fn connect(url: &str) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
-        let manager = tokio::time::timeout(Duration::from_secs(5), ConnectionManager::new(client))
-            .await
-            .map_err(|_| "Redis did not answer within 5 s".to_string())?
-            .map_err(|e| format!("cannot connect to Redis: {e}"))?;
+        let manager = tokio::time::timeout(
+            Duration::from_secs(5),
+            ConnectionManager::new(client.clone()),
+        )
+        .await
+        .map_err(|_| "Redis did not answer within 5 s".to_string())?
+        .map_err(|e| format!("cannot connect to Redis: {e}"))?;
         Ok(Self {
             manager,
+            client,
             up: AtomicBool::new(true),
         })
     }
@@ -41,5 +57,27 @@ impl RedisHealth {
 
     pub fn last_known_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
+    }
+
+    /// PUBLISHes `payload` on `channel`, giving up after a short timeout so a slow Redis never
+    /// holds up the mutation that caused the event.
+    pub(crate) async fn publish(&self, channel: &str, payload: &str) -> Result<(), String> {
+        let mut conn = self.manager.clone();
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel).arg(payload);
+        match tokio::time::timeout(
+            Duration::from_millis(500),
+            cmd.query_async::<i64>(&mut conn),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out".into()),
+        }
+    }
+
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 }

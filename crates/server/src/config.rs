@@ -120,6 +120,11 @@ impl Config {
         api.login_max_attempts_per_address =
             positive(env, "CREWTIME_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "30")?;
         api.trust_proxy = parse(env, "CREWTIME_TRUST_PROXY", "false")?;
+        api.ws_init_timeout =
+            Duration::from_secs(positive(env, "CREWTIME_WS_INIT_TIMEOUT_SECS", "10")?.into());
+        api.live_meal_warning_lead = Duration::from_secs(
+            u64::from(positive(env, "CREWTIME_LIVE_MEAL_WARNING_MINUTES", "15")?) * 60,
+        );
         Ok(Self {
             database_url: database_url.to_owned(),
             redis_url,

@@ -24,6 +24,7 @@ pub struct RunningServer {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    relay: JoinHandle<()>,
 }
 
 impl Server {
@@ -59,6 +60,11 @@ impl Server {
             .find_map(|a| a.as_socket_addr().copied())
             .ok_or_else(|| anyhow::anyhow!("listener has no socket address"))?;
         let (tx, rx) = oneshot::channel::<()>();
+        // Publishes live events whose node died between its commit and its publish.
+        let mut relay_opts = StoreOptions::new(self.config.database_url.clone());
+        relay_opts.max_connections = 1;
+        let relay =
+            crewtime_api::spawn_outbox_relay(Store::connect(&relay_opts).await?, &self.state);
         let app = crewtime_api::routes(self.state.clone());
         let grace = self.config.shutdown_grace;
         let task = tokio::spawn(async move {
@@ -77,6 +83,7 @@ impl Server {
             state: self.state,
             shutdown: Some(tx),
             task,
+            relay,
         })
     }
 }
@@ -88,6 +95,7 @@ impl RunningServer {
             let _ = tx.send(());
         }
         (&mut self.task).await??;
+        self.relay.abort();
         Ok(())
     }
 

@@ -23,5 +23,9 @@ pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
             name: "p0004_personal_data",
             up: include_str!("p0004_personal_data.sql"),
         }),
+        Box::new(SqlMigration {
+            name: "p0005_live_outbox",
+            up: include_str!("p0005_live_outbox.sql"),
+        }),
     ]
 }

@@ -8,6 +8,7 @@ mod cli;
 mod crew;
 mod http;
 mod limits;
+mod live;
 mod login_limits;
 mod pay;
 mod personal_data;

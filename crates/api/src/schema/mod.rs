@@ -1,4 +1,5 @@
-//! The GraphQL schema: one query root, one mutation root, types named for what they hold.
+//! The GraphQL schema: one query root, one mutation root, one subscription root, types named
+//! for what they hold.
 
 mod access;
 mod api_tokens;
@@ -7,6 +8,7 @@ mod audit;
 mod callsheet;
 mod connection;
 mod crew;
+mod live;
 mod loaders;
 mod pay;
 mod personal;
@@ -18,7 +20,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema};
 use crewtime_persistence::audit::{ActorKind, AuditActor};
 use crewtime_persistence::productions::MemberView;
 use crewtime_persistence::{Store, TenantTx};
@@ -33,7 +35,13 @@ pub(crate) use access::Access;
 pub(crate) use loaders::Loaders;
 pub use pay::preview as pay_preview;
 
-pub type CrewtimeSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type CrewtimeSchema = Schema<Query, Mutation, Subscription>;
+
+pub use live::spawn_outbox_relay;
+pub(crate) use live::ConnectionExpiry;
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(live::LiveSubscription);
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -72,6 +80,8 @@ pub(crate) struct RequestCtx {
     /// The caller's view of each production this request touched, so membership is read once.
     views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>>,
     pub loaders: Arc<Loaders>,
+    /// Where committed changes are announced to live subscriptions.
+    pub bus: crewtime_realtime::Bus,
 }
 
 impl RequestCtx {
@@ -94,6 +104,7 @@ impl RequestCtx {
             request_id,
             views,
             loaders,
+            bus: state.bus.clone(),
         }
     }
 
@@ -197,11 +208,15 @@ impl RequestCtx {
 
 /// Builds the schema with the deployment's limits.
 pub fn build_schema(config: &ApiConfig) -> CrewtimeSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(config.max_depth)
-        .limit_complexity(config.max_complexity)
-        .limit_recursive_depth(32)
-        .limit_directives(8);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(config.max_depth)
+    .limit_complexity(config.max_complexity)
+    .limit_recursive_depth(32)
+    .limit_directives(8);
     if config.environment == Environment::Production {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -210,7 +225,11 @@ pub fn build_schema(config: &ApiConfig) -> CrewtimeSchema {
 
 /// The SDL that `crewtime schema` prints and `schema.graphql` holds.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }

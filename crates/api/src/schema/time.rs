@@ -11,6 +11,7 @@ use crewtime_domain::time::{
 use crewtime_domain::Error;
 use crewtime_persistence::punches::{CrewFilter, NewPunch, PunchCorrection, WorkDayRecord};
 use crewtime_persistence::IdempotencyKey;
+use crewtime_realtime::{Event, EventKind};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -618,6 +619,52 @@ pub(crate) struct ProductionSettingsPayload {
 #[derive(Default)]
 pub(crate) struct TimeMutation;
 
+/// Writes the live events of a change into the production's outbox, in the change's
+/// transaction: if the node dies after the commit, another node's relay publishes them.
+async fn enqueue(
+    tx: &crewtime_persistence::TenantTx,
+    crew: &[Uuid],
+    date: NaiveDate,
+    kind: EventKind,
+) -> async_graphql::Result<Vec<i64>> {
+    tx.enqueue_live_events(crew, date, kind.as_str())
+        .await
+        .gql()
+}
+
+/// Announces a committed change to live subscriptions, then deletes its outbox rows. Called
+/// only after `tx.commit()` succeeded, so no subscriber ever reads a change that was rolled
+/// back. Never fails the mutation: a failure to delete leaves the rows to the relay, which
+/// publishes them again (subscribers ignore versions they already sent).
+async fn announce(
+    rc: &RequestCtx,
+    access: &Access,
+    crew: &[Uuid],
+    date: NaiveDate,
+    kind: EventKind,
+    outbox: Vec<i64>,
+) {
+    let production = access.production();
+    for c in crew {
+        rc.bus
+            .publish(Event {
+                production: production.id,
+                crew_member: *c,
+                date,
+                kind,
+            })
+            .await;
+    }
+    let deleted = async {
+        let tx = crewtime_persistence::TenantTx::begin(&rc.store, production).await?;
+        tx.delete_live_events(&outbox).await?;
+        tx.commit().await
+    };
+    if let Err(e) = deleted.await {
+        tracing::warn!(error = %e, "could not delete published live events; the relay will resend them");
+    }
+}
+
 /// The punch a client names, with the access and crew member behind it.
 async fn punch_target(
     rc: &RequestCtx,
@@ -678,15 +725,26 @@ impl TimeMutation {
             .await
             .gql()?;
         let day = tx.work_day_of(punch.work_day_id).await.gql()?;
+        let date = day
+            .as_ref()
+            .map(|d| d.date)
+            .unwrap_or_else(|| local_date(input.at, tz));
+        let outbox = enqueue(&tx, &[member.crew.id], date, EventKind::Punch).await?;
         tx.commit().await.gql()?;
         metrics::counter!("crewtime_punches_recorded_total").increment(1);
+        announce(
+            rc,
+            &access,
+            &[member.crew.id],
+            date,
+            EventKind::Punch,
+            outbox,
+        )
+        .await;
         Ok(RecordPunchPayload {
             punch: Punch(access.production().id, punch),
             work_day: WorkDay {
-                date: day
-                    .as_ref()
-                    .map(|d| d.date)
-                    .unwrap_or_else(|| local_date(input.at, tz)),
+                date,
                 record: day,
                 access,
                 crew: member.crew,
@@ -754,8 +812,14 @@ impl TimeMutation {
             .record_punches(access.user, &ids, input.kind.into(), input.at, &key, tz)
             .await
             .gql()?;
+        // The date is the punch's local date; subscribers match on the crew member and re-read
+        // their day, so a wrap after midnight still reaches the watchers of the call's date.
+        let date = local_date(input.at, tz);
+        let punched: Vec<Uuid> = punches.iter().map(|p| p.crew_member_id).collect();
+        let outbox = enqueue(&tx, &punched, date, EventKind::Punch).await?;
         tx.commit().await.gql()?;
         metrics::counter!("crewtime_punches_recorded_total").increment(punches.len() as u64);
+        announce(rc, &access, &punched, date, EventKind::Punch, outbox).await;
         Ok(RecordPunchesPayload {
             punches: punches.into_iter().map(|p| Punch(production, p)).collect(),
         })
@@ -797,7 +861,10 @@ impl TimeMutation {
             )
             .await
             .gql()?;
+        let date = local_date(at, tz);
+        let outbox = enqueue(&tx, &[crew.id], date, EventKind::Correction).await?;
         tx.commit().await.gql()?;
+        announce(rc, &access, &[crew.id], date, EventKind::Correction, outbox).await;
         Ok(PunchPayload {
             punch: Punch(access.production().id, punch),
         })
@@ -823,7 +890,10 @@ impl TimeMutation {
             .delete_punch(access.user, punch.id, input.expected_version, &reason)
             .await
             .gql()?;
+        let date = local_date(punch.at, access.production().tz().gql()?);
+        let outbox = enqueue(&tx, &[crew.id], date, EventKind::Correction).await?;
         tx.commit().await.gql()?;
+        announce(rc, &access, &[crew.id], date, EventKind::Correction, outbox).await;
         Ok(PunchPayload {
             punch: Punch(access.production().id, punch),
         })
@@ -850,7 +920,17 @@ impl TimeMutation {
             .set_day_type(member.crew.id, input.date, input.day_type.into())
             .await
             .gql()?;
+        let outbox = enqueue(&tx, &[member.crew.id], input.date, EventKind::DayType).await?;
         tx.commit().await.gql()?;
+        announce(
+            rc,
+            &access,
+            &[member.crew.id],
+            input.date,
+            EventKind::DayType,
+            outbox,
+        )
+        .await;
         Ok(WorkDayPayload {
             work_day: WorkDay {
                 date: day.date,

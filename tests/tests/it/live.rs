@@ -1,0 +1,751 @@
+//! Live hours over WebSocket (graphql-transport-ws and the legacy graphql-ws): snapshot then
+//! changes in order, a timer warning with no punch, authorisation per subscription, refused
+//! init, and a punch on one node reaching a subscriber on another through Redis.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use crewtime_tests::{redis_url, TestApp};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const LIVE: &str = "subscription($p: ID!, $d: NaiveDate!, $dep: ID) { liveHours(productionId: $p, date: $d, departmentId: $dep) { kind warning { kind at } crew { crewMemberId name status call workedMinutes tier nextMealDue mealPenalties paySoFar version } } }";
+
+/// How long a test waits for one message before failing.
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    legacy: bool,
+}
+
+impl Client {
+    async fn connect(app: &TestApp, subprotocol: &str) -> Self {
+        let url = app.base.replace("http://", "ws://") + "/graphql";
+        let mut req = url.into_client_request().expect("request");
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_str(subprotocol).expect("header"),
+        );
+        let (ws, resp) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("WebSocket upgrade accepted");
+        assert_eq!(
+            resp.headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(subprotocol)
+        );
+        Self {
+            ws,
+            legacy: subprotocol == "graphql-ws",
+        }
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.ws
+            .send(Message::text(v.to_string()))
+            .await
+            .expect("send");
+    }
+
+    /// The next frame: a JSON message, or the close frame's code.
+    async fn next(&mut self) -> Result<Value, Option<u16>> {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message within the wait");
+            match frame {
+                Some(Ok(Message::Text(t))) => {
+                    return Ok(serde_json::from_str(&t).expect("JSON message"))
+                }
+                Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Err(None),
+            }
+        }
+    }
+
+    /// `connection_init` with `token`; returns the answer (ack) or the close code.
+    async fn init(&mut self, token: Option<&str>) -> Result<Value, Option<u16>> {
+        let payload = match token {
+            Some(t) => json!({ "authorization": format!("Bearer {t}") }),
+            None => json!({}),
+        };
+        self.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        loop {
+            let m = self.next().await?;
+            // The legacy protocol may send keep-alives.
+            if m["type"] != "ka" {
+                return Ok(m);
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, id: &str, variables: Value) {
+        let kind = if self.legacy { "start" } else { "subscribe" };
+        self.send(
+            json!({ "id": id, "type": kind, "payload": { "query": LIVE, "variables": variables } }),
+        )
+        .await;
+    }
+
+    /// The next payload of a subscription (`next` / legacy `data`), skipping keep-alives.
+    async fn payload(&mut self) -> Value {
+        loop {
+            let m = self.next().await.expect("an open socket");
+            match m["type"].as_str() {
+                Some("next") | Some("data") => return m["payload"].clone(),
+                Some("ka") | Some("ping") | Some("pong") => continue,
+                _ => return m,
+            }
+        }
+    }
+
+    async fn live(&mut self) -> Value {
+        let p = self.payload().await;
+        assert!(p.get("errors").is_none(), "unexpected errors: {p}");
+        p["data"]["liveHours"].clone()
+    }
+}
+
+async fn setup(app: &TestApp) -> (String, String, String) {
+    app.production_with_department().await
+}
+
+#[tokio::test]
+async fn snapshot_then_one_change_per_punch_in_order() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    let body = app
+        .punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    assert_eq!(
+        c.init(Some(&token)).await.expect("ack")["type"],
+        "connection_ack"
+    );
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    let snap = c.live().await;
+    assert_eq!(snap["kind"], "SNAPSHOT");
+    let crew = snap["crew"].as_array().expect("crew");
+    assert_eq!(crew.len(), 1, "{snap}");
+    assert_eq!(crew[0]["crewMemberId"], ann.as_str());
+    assert_eq!(crew[0]["status"], "ON_CLOCK");
+    assert_eq!(crew[0]["call"], "2026-03-02T15:00:00+00:00");
+    let mut version = crew[0]["version"].as_i64().expect("version");
+
+    for (kind, at, status) in [
+        ("MEAL_OUT", "2026-03-02T13:00:00-08:00", "AT_MEAL"),
+        ("MEAL_IN", "2026-03-02T13:30:00-08:00", "ON_CLOCK"),
+        ("WRAP", "2026-03-02T19:30:00-08:00", "WRAPPED"),
+    ] {
+        let body = app.punch(&token, &ann, kind, at).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let change = c.live().await;
+        assert_eq!(change["kind"], "CHANGE", "{change}");
+        let state = &change["crew"][0];
+        assert_eq!(state["status"], status, "after {kind}: {change}");
+        let v = state["version"].as_i64().expect("version");
+        assert!(v > version, "versions grow: {v} after {version}");
+        version = v;
+    }
+}
+
+#[tokio::test]
+async fn the_final_state_carries_hours_tier_and_pay_for_those_who_may_see_pay() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    for (kind, at) in [
+        ("CALL", "2026-03-02T07:00:00-08:00"),
+        ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
+        ("MEAL_IN", "2026-03-02T13:30:00-08:00"),
+        ("WRAP", "2026-03-02T19:30:00-08:00"),
+    ] {
+        assert!(app
+            .punch(&token, &ann, kind, at)
+            .await
+            .get("errors")
+            .is_none());
+    }
+    let coordinator = app.member(&token, &production, "COORDINATOR", None).await;
+    for (who, sees_pay) in [(&token, true), (&coordinator, false)] {
+        let mut c = Client::connect(&app, "graphql-ws").await;
+        assert_eq!(
+            c.init(Some(who)).await.expect("ack")["type"],
+            "connection_ack"
+        );
+        c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+            .await;
+        let snap = c.live().await;
+        let s = &snap["crew"][0];
+        assert_eq!(s["status"], "WRAPPED", "{snap}");
+        assert_eq!(s["workedMinutes"], 12 * 60);
+        // REF-US-CREW: 1x to 8 hours, 1.5x to 12 (Monday is day 1 of its week).
+        assert_eq!(s["tier"], "1.5x", "{snap}");
+        assert_eq!(s["paySoFar"].is_string(), sees_pay, "{snap}");
+    }
+}
+
+#[tokio::test]
+async fn warnings_fire_from_timers_with_no_punch() {
+    // REF-US-CREW wants a meal 6 hours after call (MEAL_DUE_SOON 15 minutes before) and pays
+    // 1.5x after 8 hours and 2x after 12. Each call is placed so the moment is 2 seconds away.
+    let rules = crewtime_domain::pay::preset("REF-US-CREW").expect("preset");
+    let mp = rules.meal_penalty.expect("REF-US-CREW has meal penalties");
+    assert_eq!(mp.interval_hours, 6.into());
+    let (grace, unit) = (i64::from(mp.grace_minutes), i64::from(mp.unit_minutes));
+    tokio::join!(
+        watch_for_warning(6 * 60 - 15, "MEAL_DUE_SOON"),
+        watch_for_warning(6 * 60 + grace, "MEAL_PENALTY_STARTED"),
+        watch_for_warning(6 * 60 + unit.max(grace + 1), "MEAL_PENALTY_ADDED"),
+        watch_for_warning(8 * 60, "ENTERING_OVERTIME"),
+        watch_for_warning(12 * 60, "ENTERING_DOUBLE_TIME"),
+    );
+}
+
+/// A production in UTC, so a test's dates are the UTC dates of its instants: (token,
+/// production, department).
+async fn utc_production(app: &TestApp) -> (String, String, String) {
+    let token = app.admin().await;
+    let production = app
+        .gql_ok(
+            Some(&token),
+            "mutation { createProduction(input: {name: \"UTC\", timezone: \"UTC\", currency: \"USD\"}) { production { id } } }",
+            json!({}),
+        )
+        .await["createProduction"]["production"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let dept = app.department(&token, &production, "Grip").await;
+    (token, production, dept)
+}
+
+async fn watch_for_warning(minutes_after_call: i64, expected: &str) {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = utc_production(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    let call: DateTime<Utc> =
+        Utc::now() - chrono::Duration::minutes(minutes_after_call) + chrono::Duration::seconds(2);
+    let call = call.with_nanosecond_zero();
+    let body = app.punch(&token, &ann, "CALL", &call.to_rfc3339()).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    c.subscribe(
+        "w",
+        json!({ "p": production, "d": call.date_naive().to_string() }),
+    )
+    .await;
+    let snap = c.live().await;
+    assert_eq!(snap["kind"], "SNAPSHOT");
+    let started = Instant::now();
+    // Moments can coincide (REF-US-CREW's fifth meal penalty starts at 8 hours, with 1.5x):
+    // wait for the expected one among the warnings.
+    loop {
+        let warning = c.live().await;
+        assert_eq!(warning["kind"], "WARNING", "{warning}");
+        assert_eq!(warning["crew"][0]["crewMemberId"], ann.as_str());
+        if warning["warning"]["kind"] == expected {
+            break;
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{expected} fired on time: {:?}",
+        started.elapsed()
+    );
+}
+
+trait NoNanos {
+    fn with_nanosecond_zero(self) -> Self;
+}
+
+impl NoNanos for DateTime<Utc> {
+    fn with_nanosecond_zero(self) -> Self {
+        use chrono::Timelike;
+        self.with_nanosecond(0).expect("valid")
+    }
+}
+
+#[tokio::test]
+async fn init_without_a_valid_token_is_closed_with_4401() {
+    let app = TestApp::spawn().await;
+    for subprotocol in ["graphql-transport-ws", "graphql-ws"] {
+        for token in [None, Some("not-a-jwt")] {
+            let mut c = Client::connect(&app, subprotocol).await;
+            let mut answer = c.init(token).await;
+            // The legacy protocol sends `connection_error` first, then closes.
+            if let Ok(m) = &answer {
+                assert_eq!(m["type"], "connection_error", "{subprotocol}: {m}");
+                answer = c.next().await;
+            }
+            assert_eq!(answer, Err(Some(4401)), "{subprotocol} {token:?}");
+        }
+    }
+    // The plain GET query path still works next to the upgrade.
+    let resp = app
+        .client
+        .get(format!("{}/graphql?query=%7B__typename%7D", app.base))
+        .send()
+        .await
+        .expect("GET");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["data"]["__typename"], "Query");
+}
+
+#[tokio::test]
+async fn each_subscription_is_authorised_on_its_own() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let other_dept = app.department(&token, &production, "Electric").await;
+    let head = app
+        .member(&token, &production, "DEPARTMENT_HEAD", Some(&dept))
+        .await;
+    let stranger = app.admin().await;
+    let _their_own = app.production(&stranger, "Other").await;
+
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&stranger)).await.expect("ack");
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    let refused = c.payload().await;
+    let text = refused.to_string();
+    assert!(text.contains("NOT_FOUND"), "{refused}");
+
+    let mut h = Client::connect(&app, "graphql-transport-ws").await;
+    h.init(Some(&head)).await.expect("ack");
+    h.subscribe(
+        "own",
+        json!({ "p": production, "d": "2026-03-02", "dep": dept }),
+    )
+    .await;
+    assert_eq!(h.live().await["kind"], "SNAPSHOT");
+    h.subscribe(
+        "other",
+        json!({ "p": production, "d": "2026-03-02", "dep": other_dept }),
+    )
+    .await;
+    let refused = h.payload().await;
+    assert!(refused.to_string().contains("FORBIDDEN"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_punch_on_one_node_reaches_a_subscriber_on_another() {
+    // Two servers on one database and one Redis: the nodes of a deployment.
+    assert!(
+        redis_url().is_some(),
+        "this test needs Redis (CREWTIME_TEST_REDIS_URL; scripts/services.sh provides it)"
+    );
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_on(a.database_url.clone(), |_| {}).await;
+    let (token, production, dept) = setup(&a).await;
+    let ann = a.crew(&token, &dept, "Ann").await;
+    assert!(a
+        .punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    let mut c = Client::connect(&b, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    // Day types are toggled on the next day so each change is a new version of Ann's time
+    // without running into the day's punch order rules.
+    let set_day = "mutation($c: ID!, $t: DayType!) { setDayType(input: {crewMemberId: $c, date: \"2026-03-03\", dayType: $t}) { workDay { version } } }";
+    let mut latencies = Vec::new();
+    let mut last = 0;
+    // 40 by default; CREWTIME_TEST_LIVE_EVENTS=1000 measures the latency figures quoted in
+    // docs/OPERATIONS.md.
+    let events: usize = std::env::var("CREWTIME_TEST_LIVE_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(40);
+    for i in 0..events {
+        let t = if i % 2 == 0 { "HOLD" } else { "TRAVEL" };
+        let sent = Instant::now();
+        a.gql_ok(Some(&token), set_day, json!({ "c": ann, "t": t }))
+            .await;
+        let change = c.live().await;
+        latencies.push(sent.elapsed());
+        assert_eq!(change["kind"], "CHANGE", "{change}");
+        let v = change["crew"][0]["version"].as_i64().expect("version");
+        assert!(v > last, "in order: {v} after {last}");
+        last = v;
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    println!(
+        "mutation on node A sent -> change received on node B, {} changes: median {:?}, p99 {:?}, max {:?}",
+        latencies.len(),
+        at(0.5),
+        at(0.99),
+        latencies[latencies.len() - 1]
+    );
+    let ready: Value = b
+        .client
+        .get(format!("{}/readyz", b.base))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["redis_subscriber"], "up", "{ready}");
+}
+
+#[tokio::test]
+async fn a_socket_without_init_is_closed_with_4408() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("CREWTIME_WS_INIT_TIMEOUT_SECS".into(), "1".into());
+    })
+    .await;
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    let started = Instant::now();
+    assert_eq!(c.next().await, Err(Some(4408)));
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn an_expired_token_ends_the_subscription_with_a_clear_error() {
+    let app = TestApp::spawn().await;
+    let email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+    app.create_user(&email, true).await;
+    let token = app.login(&email).await;
+    let production = app.production(&token, "Feature").await;
+    // A second node whose access tokens live two seconds.
+    let short = TestApp::spawn_on(app.database_url.clone(), |env| {
+        env.insert("CREWTIME_ACCESS_TOKEN_TTL_SECS".into(), "2".into());
+    })
+    .await;
+    let brief = short.login(&email).await;
+    let mut c = Client::connect(&short, "graphql-transport-ws").await;
+    c.init(Some(&brief)).await.expect("ack");
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    let ended = c.payload().await;
+    assert_eq!(
+        ended["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{ended}"
+    );
+    assert!(
+        ended["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expired")),
+        "{ended}"
+    );
+    let complete = c.next().await.expect("complete");
+    assert_eq!(complete["type"], "complete", "{complete}");
+}
+
+#[tokio::test]
+async fn the_graphql_ws_npm_client_subscribes() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = crewtime_tests::repo_root().join("tests/interop");
+    assert!(
+        dir.join("node_modules/graphql-ws").exists(),
+        "the interop check needs its npm packages: run `npm ci --prefix tests/interop` (`make test` does)"
+    );
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    assert!(app
+        .punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    let mut node = tokio::process::Command::new("node")
+        .arg(dir.join("live.mjs"))
+        .env(
+            "CREWTIME_WS_URL",
+            app.base.replace("http://", "ws://") + "/graphql",
+        )
+        .env("CREWTIME_TOKEN", &token)
+        .env("CREWTIME_PRODUCTION", &production)
+        .env("CREWTIME_DATE", "2026-03-02")
+        .env("COUNT", "2")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(node.stdout.take().expect("stdout")).lines();
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("a result within the wait")
+            .expect("readable")
+            .expect("a result line");
+        serde_json::from_str(&line).expect("JSON result")
+    };
+    let snapshot = next().await;
+    assert_eq!(
+        snapshot["data"]["liveHours"]["kind"], "SNAPSHOT",
+        "{snapshot}"
+    );
+    assert!(app
+        .punch(&token, &ann, "MEAL_OUT", "2026-03-02T13:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    let change = next().await;
+    assert_eq!(change["data"]["liveHours"]["kind"], "CHANGE", "{change}");
+    assert_eq!(change["data"]["liveHours"]["crew"][0]["status"], "AT_MEAL");
+    let status = tokio::time::timeout(WAIT, node.wait())
+        .await
+        .expect("node exits")
+        .expect("status");
+    assert!(
+        status.success(),
+        "the graphql-ws client ended with {status}"
+    );
+}
+
+/// A Redis server of this test's own, which it may restart without disturbing the shared one
+/// other tests use.
+struct PrivateRedis {
+    port: u16,
+    child: tokio::process::Child,
+}
+
+impl PrivateRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        Self {
+            port,
+            child: Self::spawn(port).await,
+        }
+    }
+
+    async fn spawn(port: u16) -> tokio::process::Child {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server runs (scripts/services.sh installs it)");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(started.elapsed() < WAIT, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) {
+        self.child.kill().await.expect("redis-server stops");
+        self.child = Self::spawn(self.port).await;
+    }
+}
+
+#[tokio::test]
+async fn subscribers_resync_after_redis_restarts_and_go_on() {
+    let mut redis = PrivateRedis::start().await;
+    let url = redis.url();
+    let a = TestApp::spawn_with(|env| {
+        env.insert("CREWTIME_REDIS_URL".into(), url.clone());
+    })
+    .await;
+    let b = TestApp::spawn_on(a.database_url.clone(), |env| {
+        env.insert("CREWTIME_REDIS_URL".into(), url.clone());
+    })
+    .await;
+    let (token, production, dept) = setup(&a).await;
+    let ann = a.crew(&token, &dept, "Ann").await;
+    let punch = |kind: &'static str, at: &'static str| {
+        let (a, token, ann) = (&a, &token, &ann);
+        async move {
+            let body = a.punch(token, ann, kind, at).await;
+            assert!(body.get("errors").is_none(), "{kind}: {body}");
+        }
+    };
+    punch("CALL", "2026-03-02T07:00:00-08:00").await;
+    let mut c = Client::connect(&b, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    punch("MEAL_OUT", "2026-03-02T13:00:00-08:00").await;
+    assert_eq!(c.live().await["crew"][0]["status"], "AT_MEAL");
+
+    redis.restart().await;
+    // Events published while node B was cut off are gone (pub/sub is at-most-once), so B
+    // resyncs its subscribers once its subscriber is back.
+    let resync = c.live().await;
+    assert_eq!(resync["kind"], "RESYNC", "{resync}");
+    assert_eq!(resync["crew"][0]["status"], "AT_MEAL");
+    let ready: Value = b
+        .client
+        .get(format!("{}/readyz", b.base))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["redis_subscriber"], "up", "{ready}");
+
+    punch("MEAL_IN", "2026-03-02T13:30:00-08:00").await;
+    let change = c.live().await;
+    assert_eq!(change["kind"], "CHANGE", "{change}");
+    assert_eq!(change["crew"][0]["status"], "ON_CLOCK");
+}
+
+#[tokio::test]
+async fn rest_at_risk_fires_when_a_wrap_would_invade_the_next_published_call() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = utc_production(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    let rest_hours: i64 = crewtime_domain::pay::preset("REF-US-CREW")
+        .and_then(|r| r.rest)
+        .expect("REF-US-CREW has a rest rule")
+        .hours
+        .try_into()
+        .expect("whole hours");
+    // Tomorrow's call is placed so that the rest period before it begins 2 seconds from now.
+    let next_call =
+        (Utc::now() + chrono::Duration::hours(rest_hours) + chrono::Duration::seconds(2))
+            .with_nanosecond_zero();
+    let shoot_date = next_call.date_naive();
+    let today = shoot_date.pred_opt().expect("a day before");
+    let call = today.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let body = app.punch(&token, &ann, "CALL", &call.to_rfc3339()).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let sheet = json!({
+        "shootDate": shoot_date.to_string(), "dayNumber": 2, "totalDays": 5,
+        "generalCall": next_call.to_rfc3339(),
+    });
+    let created = app
+        .gql_ok(
+            Some(&token),
+            "mutation($p: ID!, $s: CallSheetInput!) { createCallSheet(input: {productionId: $p, sheet: $s}) { callSheet { id version } } }",
+            json!({ "p": production, "s": sheet }),
+        )
+        .await;
+    let draft = &created["createCallSheet"]["callSheet"];
+    app.gql_ok(
+        Some(&token),
+        "mutation($id: ID!, $v: Int!) { publishCallSheet(input: {callSheetId: $id, expectedVersion: $v}) { callSheet { status } } }",
+        json!({ "id": draft["id"], "v": draft["version"] }),
+    )
+    .await;
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    c.subscribe("r", json!({ "p": production, "d": today.to_string() }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    let started = Instant::now();
+    loop {
+        let m = c.live().await;
+        assert_eq!(m["kind"], "WARNING", "{m}");
+        if m["warning"]["kind"] == "REST_AT_RISK" {
+            let at: DateTime<Utc> = m["warning"]["at"]
+                .as_str()
+                .and_then(|a| a.parse().ok())
+                .expect("at");
+            assert_eq!(at, next_call - chrono::Duration::hours(rest_hours));
+            break;
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn queries_over_the_socket_read_fresh_data_each_time() {
+    // Each operation on a socket has a context of its own, like an HTTP request: a second
+    // query after a punch must not answer from the first one's caches.
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    assert!(app
+        .punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    let query = "query($c: ID!) { workDay(crewMemberId: $c, date: \"2026-03-02\") { status } }";
+    let status = async |c: &mut Client, id: &str| -> Value {
+        c.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": { "c": ann } } }))
+            .await;
+        let p = c.payload().await;
+        assert!(p.get("errors").is_none(), "{p}");
+        let done = c.next().await.expect("complete");
+        assert_eq!(done["type"], "complete");
+        p["data"]["workDay"]["status"].clone()
+    };
+    assert_eq!(status(&mut c, "1").await, "ON_CLOCK");
+    assert!(app
+        .punch(&token, &ann, "MEAL_OUT", "2026-03-02T13:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    assert_eq!(status(&mut c, "2").await, "AT_MEAL");
+}
+
+#[tokio::test]
+async fn an_event_left_in_the_outbox_by_a_dead_node_is_still_delivered() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    assert!(app
+        .punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await
+        .get("errors")
+        .is_none());
+    // The node that committed the punch published it and emptied its outbox.
+    let outbox = "SELECT count(*) FROM {schema}.live_outbox";
+    assert_eq!(app.count_in_production(outbox).await, 0);
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&token)).await.expect("ack");
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    let snap = c.live().await;
+    let version = snap["crew"][0]["version"].as_i64().expect("version");
+    // What a node leaves behind when it dies between its commit and its publish: the change
+    // (here only its version) and the event in the outbox, nothing on the bus.
+    let schema = app.production_schema().await;
+    let db = app.db().await;
+    for sql in [
+        format!("UPDATE {schema}.crew_members SET time_version = time_version + 1"),
+        format!(
+            "INSERT INTO {schema}.live_outbox (crew_member_id, work_date, kind, created_at) \
+             SELECT id, '2026-03-02', 'PUNCH', now() - interval '10 seconds' FROM {schema}.crew_members"
+        ),
+    ] {
+        db.execute(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .expect("statement");
+    }
+    let change = c.live().await;
+    assert_eq!(change["kind"], "CHANGE", "{change}");
+    assert_eq!(change["crew"][0]["version"], version + 1, "{change}");
+    assert_eq!(app.count_in_production(outbox).await, 0);
+}
