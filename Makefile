@@ -36,6 +36,7 @@ test: services
 	psql "$$CREWTIME_TEST_ADMIN_URL" -Atqc "select datname from pg_database where datname like 'crewtime_t_%'" \
 	  | while read -r db; do psql "$$CREWTIME_TEST_ADMIN_URL" -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)" >/dev/null; done
 	# The standard graphql-ws npm client, for the interop check in tests/tests/it/live.rs.
+	command -v npm >/dev/null 2>&1 || scripts/install-node.sh
 	npm ci --prefix tests/interop --no-audit --no-fund >/dev/null
 	cargo build -p crewtime-server --bin crewtime
 	if cargo nextest --version >/dev/null 2>&1; then
