@@ -467,6 +467,19 @@ pub(crate) async fn timecard_page(
     ))
 }
 
+/// The crew member a client names, when the caller may read their time.
+async fn crew_whose_time(rc: &RequestCtx, id: &str) -> async_graphql::Result<CrewMember> {
+    let member = crew_from_id(rc, "crewMemberId", id).await?;
+    member
+        .access
+        .require(
+            member.access.can_read_time(&member.crew),
+            "see this crew member's time",
+        )
+        .gql()?;
+    Ok(member)
+}
+
 #[derive(Default)]
 pub(crate) struct TimeQuery;
 
@@ -481,14 +494,8 @@ impl TimeQuery {
     ) -> async_graphql::Result<WorkDay> {
         let rc = RequestCtx::get(ctx);
         check_date("date", date).gql()?;
-        let member = crew_from_id(rc, "crewMemberId", &crew_member_id).await?;
+        let member = crew_whose_time(rc, &crew_member_id).await?;
         let access = member.access;
-        access
-            .require(
-                access.can_read_time(&member.crew),
-                "see this crew member's time",
-            )
-            .gql()?;
         let record = rc
             .loaders
             .days
@@ -516,14 +523,8 @@ impl TimeQuery {
     ) -> async_graphql::Result<Timecard> {
         let rc = RequestCtx::get(ctx);
         check_date("weekEnding", week_ending).gql()?;
-        let member = crew_from_id(rc, "crewMemberId", &crew_member_id).await?;
+        let member = crew_whose_time(rc, &crew_member_id).await?;
         let access = member.access;
-        access
-            .require(
-                access.can_read_time(&member.crew),
-                "see this crew member's time",
-            )
-            .gql()?;
         let tx = rc.tx(&access).await.gql()?;
         let settings = tx.settings().await.gql()?;
         tx.commit().await.gql()?;
