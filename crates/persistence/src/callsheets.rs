@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
 use crate::audit::snapshot;
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::idempotency::{replay_id, IdempotencyKey};
 use crate::{db_err, is_unique_violation, TenantTx};
 
 #[derive(FromQueryResult)]
@@ -78,18 +78,13 @@ impl TenantTx {
         key: Option<&IdempotencyKey>,
     ) -> Result<CallSheet> {
         const OP: &str = "createCallSheet";
-        if let Some(key) = key {
-            let hash =
-                idempotency::request_hash(&serde_json::to_value(content).map_err(Error::internal)?);
-            if let Claim::Replay(v) =
-                idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
-            {
-                let id = crate::crew::replay_id(&v, "callSheetId")?;
-                return self
-                    .call_sheet(id)
-                    .await?
-                    .ok_or(Error::NotFound("call sheet"));
-            }
+        let request = serde_json::to_value(content).map_err(Error::internal)?;
+        if let Some(answer) = self.replayed(actor, OP, key, &request).await? {
+            let id = replay_id(&answer, "callSheetId")?;
+            return self
+                .call_sheet(id)
+                .await?
+                .ok_or(Error::NotFound("call sheet"));
         }
         let sheet = self.new_issue(content).await?;
         self.audit(
@@ -101,10 +96,13 @@ impl TenantTx {
             None,
         )
         .await?;
-        if let Some(key) = key {
-            let answer = serde_json::json!({ "callSheetId": sheet.id });
-            idempotency::complete(self.conn(), "idempotency_keys", actor, OP, key, &answer).await?;
-        }
+        self.remember_answer(
+            actor,
+            OP,
+            key,
+            &serde_json::json!({ "callSheetId": sheet.id }),
+        )
+        .await?;
         Ok(sheet)
     }
 

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::idempotency::{replay_id, IdempotencyKey};
 use crate::{db_err, is_unique_violation, TenantTx};
 
 #[derive(FromQueryResult)]
@@ -119,22 +119,18 @@ impl TenantTx {
         key: Option<&IdempotencyKey>,
     ) -> Result<CrewMember> {
         const OP: &str = "addCrewMember";
-        if let Some(key) = key {
-            let hash = idempotency::request_hash(&serde_json::json!({
-                "department": department_id, "name": input.name, "email": input.email,
-                "position": input.position, "deal": input.deal, "from": input.deal_effective_from,
-                "ruleSet": input.rule_set, "occ": input.occupation_code, "union": input.union_name,
-                "local": input.union_local,
-            }));
-            if let Claim::Replay(v) =
-                idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
-            {
-                let id = replay_id(&v, "crewMemberId")?;
-                return self
-                    .crew_member(id)
-                    .await?
-                    .ok_or(Error::NotFound("crew member"));
-            }
+        let request = serde_json::json!({
+            "department": department_id, "name": input.name, "email": input.email,
+            "position": input.position, "deal": input.deal, "from": input.deal_effective_from,
+            "ruleSet": input.rule_set, "occ": input.occupation_code, "union": input.union_name,
+            "local": input.union_local,
+        });
+        if let Some(answer) = self.replayed(actor, OP, key, &request).await? {
+            let id = replay_id(&answer, "crewMemberId")?;
+            return self
+                .crew_member(id)
+                .await?
+                .ok_or(Error::NotFound("crew member"));
         }
         if self.department_by_id(department_id).await?.is_none() {
             return Err(Error::NotFound("department"));
@@ -152,17 +148,13 @@ impl TenantTx {
             None,
         )
         .await?;
-        if let Some(key) = key {
-            idempotency::complete(
-                self.conn(),
-                "idempotency_keys",
-                actor,
-                OP,
-                key,
-                &serde_json::json!({ "crewMemberId": member.id }),
-            )
-            .await?;
-        }
+        self.remember_answer(
+            actor,
+            OP,
+            key,
+            &serde_json::json!({ "crewMemberId": member.id }),
+        )
+        .await?;
         Ok(member)
     }
 
@@ -332,19 +324,6 @@ impl TenantTx {
         Ok(rows.into_iter().map(CrewMember::from).collect())
     }
 
-    /// The crew member linked to a signed-in user, if any.
-    pub async fn crew_member_for_user(&self, user: Uuid) -> Result<Option<CrewMember>> {
-        let row = CrewRow::find_by_statement(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("SELECT {CREW_COLUMNS} FROM crew_members WHERE user_id = $1"),
-            [user.into()],
-        ))
-        .one(self.conn())
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(CrewMember::from))
-    }
-
     /// A page of crew in creation order, optionally of one department.
     pub async fn crew_members(
         &self,
@@ -391,25 +370,6 @@ impl TenantTx {
         rows.into_iter().map(Deal::try_from).collect()
     }
 
-    /// Links a crew member to a user account, so the user can punch as them.
-    pub async fn link_crew_user(&self, crew: Uuid, user: Uuid) -> Result<()> {
-        self.conn()
-            .execute(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "UPDATE crew_members SET user_id = $2, version = version + 1 WHERE id = $1",
-                [crew.into(), user.into()],
-            ))
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    Error::Conflict("this user already punches as another crew member".into())
-                } else {
-                    db_err(e)
-                }
-            })?;
-        Ok(())
-    }
-
     /// Imports a crew list all or nothing: departments are matched by name or code
     /// (case-insensitive), and rows whose email is already on the crew are reported.
     pub async fn import_crew(
@@ -420,17 +380,13 @@ impl TenantTx {
         key: Option<&IdempotencyKey>,
     ) -> Result<std::result::Result<Vec<CrewMember>, Vec<RowProblem>>> {
         const OP: &str = "importCrew";
-        let hash = idempotency::request_hash(&serde_json::json!({ "csv": csv }));
-        if let Some(key) = key {
-            if let Claim::Replay(v) =
-                idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
-            {
-                let ids: Vec<Uuid> = serde_json::from_value(v["crewMemberIds"].clone())
-                    .map_err(|e| Error::internal(format!("stored import answer: {e}")))?;
-                let mut crew = self.crew_members_by_ids(&ids).await?;
-                crew.sort_by_key(|c| c.id);
-                return Ok(Ok(crew));
-            }
+        let request = serde_json::json!({ "csv": csv });
+        if let Some(answer) = self.replayed(actor, OP, key, &request).await? {
+            let ids: Vec<Uuid> = serde_json::from_value(answer["crewMemberIds"].clone())
+                .map_err(|e| Error::internal(format!("stored import answer: {e}")))?;
+            let mut crew = self.crew_members_by_ids(&ids).await?;
+            crew.sort_by_key(|c| c.id);
+            return Ok(Ok(crew));
         }
         let result = self.import_rows(rows).await?;
         if let Ok(crew) = &result {
@@ -444,11 +400,8 @@ impl TenantTx {
                 None,
             )
             .await?;
-        }
-        if let (Some(key), Ok(crew)) = (key, &result) {
-            let ids: Vec<Uuid> = crew.iter().map(|c| c.id).collect();
-            let answer = serde_json::json!({ "crewMemberIds": ids });
-            idempotency::complete(self.conn(), "idempotency_keys", actor, OP, key, &answer).await?;
+            self.remember_answer(actor, OP, key, &serde_json::json!({ "crewMemberIds": ids }))
+                .await?;
         }
         Ok(result)
     }
@@ -510,11 +463,4 @@ impl TenantTx {
         }
         Ok(Ok(out))
     }
-}
-
-pub(crate) fn replay_id(v: &serde_json::Value, key: &str) -> Result<Uuid> {
-    v.get(key)
-        .and_then(|v| v.as_str())
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| Error::internal(format!("stored answer lacks {key}")))
 }

@@ -5,7 +5,7 @@ use crewtime_domain::{Error, Result};
 use sea_orm::{DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::idempotency::{replay_id, IdempotencyKey};
 use crate::{db_err, is_unique_violation, TenantTx};
 
 #[derive(FromQueryResult)]
@@ -38,23 +38,13 @@ impl TenantTx {
         key: Option<&IdempotencyKey>,
     ) -> Result<Department> {
         const OP: &str = "createDepartment";
-        if let Some(key) = key {
-            let hash = idempotency::request_hash(&serde_json::json!({
-                "name": input.name, "code": input.code,
-            }));
-            if let Claim::Replay(v) =
-                idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
-            {
-                let id = v
-                    .get("departmentId")
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| Uuid::parse_str(s).ok())
-                    .ok_or_else(|| Error::internal("stored createDepartment answer malformed"))?;
-                return self
-                    .department_by_id(id)
-                    .await?
-                    .ok_or(Error::NotFound("department"));
-            }
+        let request = serde_json::json!({ "name": input.name, "code": input.code });
+        if let Some(answer) = self.replayed(actor, OP, key, &request).await? {
+            let id = replay_id(&answer, "departmentId")?;
+            return self
+                .department_by_id(id)
+                .await?
+                .ok_or(Error::NotFound("department"));
         }
         let row = DepartmentRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -90,17 +80,13 @@ impl TenantTx {
             None,
         )
         .await?;
-        if let Some(key) = key {
-            idempotency::complete(
-                self.conn(),
-                "idempotency_keys",
-                actor,
-                OP,
-                key,
-                &serde_json::json!({ "departmentId": department.id }),
-            )
-            .await?;
-        }
+        self.remember_answer(
+            actor,
+            OP,
+            key,
+            &serde_json::json!({ "departmentId": department.id }),
+        )
+        .await?;
         Ok(department)
     }
 

@@ -112,3 +112,56 @@ pub(crate) async fn complete<C: ConnectionTrait>(
     .map_err(db_err)?;
     Ok(())
 }
+
+/// The table each production schema keeps its keys in (found through the tenant search path).
+const TENANT_TABLE: &str = "idempotency_keys";
+
+impl crate::TenantTx {
+    /// For a create that carries `key`: claims it, and on a replay returns the stored answer
+    /// (the caller then returns it and writes nothing). No key: nothing to claim.
+    pub(crate) async fn replayed(
+        &self,
+        actor: Uuid,
+        operation: &str,
+        key: Option<&IdempotencyKey>,
+        request: &serde_json::Value,
+    ) -> Result<Option<serde_json::Value>> {
+        let Some(key) = key else { return Ok(None) };
+        match claim(
+            self.conn(),
+            TENANT_TABLE,
+            actor,
+            operation,
+            key,
+            &request_hash(request),
+        )
+        .await?
+        {
+            Claim::New => Ok(None),
+            Claim::Replay(answer) => Ok(Some(answer)),
+        }
+    }
+
+    /// Stores the answer of a create whose key [`Self::replayed`] claimed.
+    pub(crate) async fn remember_answer(
+        &self,
+        actor: Uuid,
+        operation: &str,
+        key: Option<&IdempotencyKey>,
+        answer: &serde_json::Value,
+    ) -> Result<()> {
+        match key {
+            Some(key) => complete(self.conn(), TENANT_TABLE, actor, operation, key, answer).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// The id a stored answer names under `field`.
+pub(crate) fn replay_id(answer: &serde_json::Value, field: &str) -> Result<Uuid> {
+    answer
+        .get(field)
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| Error::internal(format!("stored answer lacks {field}")))
+}

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::audit::snapshot;
 use crate::callsheets::stale;
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::idempotency::IdempotencyKey;
 use crate::{db_err, TenantTx};
 
 /// A work day with its live punches in time order.
@@ -167,18 +167,16 @@ impl TenantTx {
         tz: Tz,
     ) -> Result<Punch> {
         const OP: &str = "recordPunch";
-        let hash = idempotency::request_hash(&serde_json::json!({
+        let request = serde_json::json!({
             "crew": punch.crew_member_id, "kind": punch.kind, "at": punch.at,
-        }));
-        if let Claim::Replay(v) =
-            idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
-        {
-            return serde_json::from_value(v)
+        });
+        if let Some(answer) = self.replayed(actor, OP, Some(key), &request).await? {
+            return serde_json::from_value(answer)
                 .map_err(|e| Error::internal(format!("stored punch: {e}")));
         }
         let stored = self.insert_punch(actor, punch, tz).await?;
         let answer = serde_json::to_value(&stored).map_err(Error::internal)?;
-        idempotency::complete(self.conn(), "idempotency_keys", actor, OP, key, &answer).await?;
+        self.remember_answer(actor, OP, Some(key), &answer).await?;
         Ok(stored)
     }
 
@@ -193,12 +191,9 @@ impl TenantTx {
         tz: Tz,
     ) -> Result<Vec<Punch>> {
         const OP: &str = "recordPunches";
-        let hash =
-            idempotency::request_hash(&serde_json::json!({ "crew": crew, "kind": kind, "at": at }));
-        if let Claim::Replay(v) =
-            idempotency::claim(self.conn(), "idempotency_keys", actor, OP, key, &hash).await?
-        {
-            return serde_json::from_value(v)
+        let request = serde_json::json!({ "crew": crew, "kind": kind, "at": at });
+        if let Some(answer) = self.replayed(actor, OP, Some(key), &request).await? {
+            return serde_json::from_value(answer)
                 .map_err(|e| Error::internal(format!("stored punches: {e}")));
         }
         let mut sorted = crew.to_vec();
@@ -238,7 +233,7 @@ impl TenantTx {
             }
         }
         let answer = serde_json::to_value(&out).map_err(Error::internal)?;
-        idempotency::complete(self.conn(), "idempotency_keys", actor, OP, key, &answer).await?;
+        self.remember_answer(actor, OP, Some(key), &answer).await?;
         Ok(out)
     }
 
