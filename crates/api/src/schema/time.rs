@@ -622,15 +622,23 @@ pub(crate) struct TimeMutation;
 
 /// Writes the live events of a change into the production's outbox, in the change's
 /// transaction: if the node dies after the commit, another node's relay publishes them.
-async fn enqueue(
-    tx: &crewtime_persistence::TenantTx,
+/// Writes the change's live events into the outbox of `tx`, commits, then announces them:
+/// the one way a time mutation ends, so no event is published for a change that did not commit.
+async fn commit_announcing(
+    rc: &RequestCtx,
+    tx: crewtime_persistence::TenantTx,
+    access: &Access,
     crew: &[Uuid],
     date: NaiveDate,
     kind: EventKind,
-) -> async_graphql::Result<Vec<i64>> {
-    tx.enqueue_live_events(crew, date, kind.as_str())
+) -> async_graphql::Result<()> {
+    let outbox = tx
+        .enqueue_live_events(crew, date, kind.as_str())
         .await
-        .gql()
+        .gql()?;
+    tx.commit().await.gql()?;
+    announce(rc, access, crew, date, kind, outbox).await;
+    Ok(())
 }
 
 /// Announces a committed change to live subscriptions, then deletes its outbox rows. Called
@@ -730,18 +738,8 @@ impl TimeMutation {
             .as_ref()
             .map(|d| d.date)
             .unwrap_or_else(|| local_date(input.at, tz));
-        let outbox = enqueue(&tx, &[member.crew.id], date, EventKind::Punch).await?;
-        tx.commit().await.gql()?;
+        commit_announcing(rc, tx, &access, &[member.crew.id], date, EventKind::Punch).await?;
         metrics::counter!("crewtime_punches_recorded_total").increment(1);
-        announce(
-            rc,
-            &access,
-            &[member.crew.id],
-            date,
-            EventKind::Punch,
-            outbox,
-        )
-        .await;
         Ok(RecordPunchPayload {
             punch: Punch(access.production().id, punch),
             work_day: WorkDay {
@@ -817,10 +815,8 @@ impl TimeMutation {
         // their day, so a wrap after midnight still reaches the watchers of the call's date.
         let date = local_date(input.at, tz);
         let punched: Vec<Uuid> = punches.iter().map(|p| p.crew_member_id).collect();
-        let outbox = enqueue(&tx, &punched, date, EventKind::Punch).await?;
-        tx.commit().await.gql()?;
+        commit_announcing(rc, tx, &access, &punched, date, EventKind::Punch).await?;
         metrics::counter!("crewtime_punches_recorded_total").increment(punches.len() as u64);
-        announce(rc, &access, &punched, date, EventKind::Punch, outbox).await;
         Ok(RecordPunchesPayload {
             punches: punches.into_iter().map(|p| Punch(production, p)).collect(),
         })
@@ -863,9 +859,7 @@ impl TimeMutation {
             .await
             .gql()?;
         let date = local_date(at, tz);
-        let outbox = enqueue(&tx, &[crew.id], date, EventKind::Correction).await?;
-        tx.commit().await.gql()?;
-        announce(rc, &access, &[crew.id], date, EventKind::Correction, outbox).await;
+        commit_announcing(rc, tx, &access, &[crew.id], date, EventKind::Correction).await?;
         Ok(PunchPayload {
             punch: Punch(access.production().id, punch),
         })
@@ -892,9 +886,7 @@ impl TimeMutation {
             .await
             .gql()?;
         let date = local_date(punch.at, access.production().tz().gql()?);
-        let outbox = enqueue(&tx, &[crew.id], date, EventKind::Correction).await?;
-        tx.commit().await.gql()?;
-        announce(rc, &access, &[crew.id], date, EventKind::Correction, outbox).await;
+        commit_announcing(rc, tx, &access, &[crew.id], date, EventKind::Correction).await?;
         Ok(PunchPayload {
             punch: Punch(access.production().id, punch),
         })
@@ -921,17 +913,15 @@ impl TimeMutation {
             .set_day_type(member.crew.id, input.date, input.day_type.into())
             .await
             .gql()?;
-        let outbox = enqueue(&tx, &[member.crew.id], input.date, EventKind::DayType).await?;
-        tx.commit().await.gql()?;
-        announce(
+        commit_announcing(
             rc,
+            tx,
             &access,
             &[member.crew.id],
             input.date,
             EventKind::DayType,
-            outbox,
         )
-        .await;
+        .await?;
         Ok(WorkDayPayload {
             work_day: WorkDay {
                 date: day.date,
