@@ -9,7 +9,7 @@ BIND ?= 127.0.0.1:8080
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 CREWTIME := $(TARGET_DIR)/release/crewtime
 
-.PHONY: run test services build lint fmt schema
+.PHONY: run test bench services build lint fmt schema
 
 services:
 	scripts/services.sh
@@ -44,6 +44,18 @@ test: services
 	else
 	  cargo test --workspace --no-fail-fast
 	fi
+
+## Benchmarks side by side with PostGraphile 5 and pgbench: a table on stdout and
+## target/bench/report.json (see docs/PERFORMANCE.md). BENCH_ARGS passes options, e.g.
+## BENCH_ARGS="--productions 4 --seconds 5" for a quick look.
+bench: services
+	source .data/env
+	scripts/bench-peer.sh
+	cargo build --release -p crewtime-server -p crewtime-bench
+	# 1,000 clients and 10,000 subscriptions need more descriptors than the usual default.
+	ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"
+	$(TARGET_DIR)/release/crewtime-bench --crewtime $(CREWTIME) --peer-dir .data/bench/peer \
+	  --out $(TARGET_DIR)/bench/report.json $(BENCH_ARGS)
 
 lint:
 	cargo fmt --all -- --check
