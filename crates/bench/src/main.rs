@@ -128,10 +128,10 @@ async fn prepare_database(args: &Args, spec: SeedSpec) -> Result<String> {
             "bench: seeding {} productions x {} crew x {} weeks (once; kept as {template})",
             spec.productions, spec.crew, spec.weeks
         );
-        let mut opts = StoreOptions::new(url);
+        let mut opts = StoreOptions::new(url.clone());
         opts.max_connections = 8;
         let store = Store::connect(&opts).await?;
-        seed::seed(&store, spec).await?;
+        seed::seed(&store, &url, spec).await?;
         store.close().await;
         eprintln!("bench: seeded in {:.0} s", t0.elapsed().as_secs_f64());
         exec(

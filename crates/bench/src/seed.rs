@@ -11,11 +11,12 @@ use anyhow::{Context, Result};
 use chrono::{Duration, NaiveDate};
 use crewtime_domain::crew::{CrewFields, DealKind, DealTerms, NewCrewMember};
 use crewtime_domain::production::{NewDepartment, NewProduction};
-use crewtime_domain::time::{local_instant, PunchKind};
+use crewtime_domain::time::{local_instant, timeline, PunchKind};
 use crewtime_persistence::{IdempotencyKey, Store, TenantTx};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use tokio::sync::Semaphore;
 
 pub const ADMIN_EMAIL: &str = "bench@crewtime.invalid";
@@ -57,7 +58,7 @@ impl SeedSpec {
     /// A name that changes with anything that changes the data, for the template database.
     pub fn tag(&self) -> String {
         format!(
-            "v1_p{}_c{}_w{}_s{}",
+            "v2_p{}_c{}_w{}_s{}",
             self.productions, self.crew, self.weeks, self.seed
         )
     }
@@ -67,17 +68,18 @@ fn key(s: String) -> Result<IdempotencyKey> {
     IdempotencyKey::parse(&s).map_err(|e| anyhow::anyhow!("idempotency key {s}: {e}"))
 }
 
-/// Seeds everything; productions are written a few at a time.
-pub async fn seed(store: &Store, spec: SeedSpec) -> Result<()> {
+/// Seeds everything into the database at `url`, which `store` is connected to.
+pub async fn seed(store: &Store, url: &str, spec: SeedSpec) -> Result<()> {
     let admin = store.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true).await?;
     let gate = Arc::new(Semaphore::new(4));
     let mut tasks = tokio::task::JoinSet::new();
     for p in 0..spec.productions {
         let store = store.clone();
+        let url = url.to_owned();
         let gate = gate.clone();
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await?;
-            seed_production(&store, admin.id, spec, p)
+            seed_production(&store, &url, admin.id, spec, p)
                 .await
                 .with_context(|| format!("seeding production {p}"))
         });
@@ -88,7 +90,13 @@ pub async fn seed(store: &Store, spec: SeedSpec) -> Result<()> {
     Ok(())
 }
 
-async fn seed_production(store: &Store, admin: uuid::Uuid, spec: SeedSpec, p: usize) -> Result<()> {
+async fn seed_production(
+    store: &Store,
+    url: &str,
+    admin: uuid::Uuid,
+    spec: SeedSpec,
+    p: usize,
+) -> Result<()> {
     let mut rng = StdRng::seed_from_u64(spec.seed ^ ((p as u64 + 1) * 0x9E37_79B9_7F4A_7C15));
     let new = NewProduction::parse(&format!("Bench Production {p:02}"), TIMEZONE, "USD")?;
     let production = store
@@ -153,19 +161,25 @@ async fn seed_production(store: &Store, admin: uuid::Uuid, spec: SeedSpec, p: us
         crew_of[dept].push(c.id);
     }
     tx.commit().await?;
-    // Each department is called, breaks and wraps together, at times that vary by day.
+    // Each department is called, breaks and wraps together, at times that vary by day. The
+    // weeks of punches are written set-based (one statement per table and production) rather
+    // than punch by punch through `record_punches`, which would take most of an hour here:
+    // the same rows `record_punches` writes (work days, punches with v7 ids), checked against
+    // the domain's order rules first, without audit and idempotency records.
+    let mut day_ids = Vec::new();
+    let mut day_crew = Vec::new();
+    let mut day_dates = Vec::new();
+    let (mut p_ids, mut p_days, mut p_crew, mut p_kinds, mut p_at) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for w in 0..spec.weeks {
         for day in 0..5 {
             let date = first_monday() + Duration::days(7 * w as i64 + day);
-            let tx = TenantTx::begin(store, &production).await?;
-            for (d, crew) in crew_of.iter().enumerate() {
-                if crew.is_empty() {
-                    continue;
-                }
+            for crew in &crew_of {
                 let call = 6 * 60 + 15 * rng.gen_range(0..8);
                 let meal_out = call + 5 * 60 + 15 * rng.gen_range(0..5);
                 let meal_in = meal_out + 30;
                 let wrap = call + 9 * 60 + 15 * rng.gen_range(0..16);
+                let mut times = Vec::new();
                 for (kind, minutes) in [
                     (PunchKind::Call, call),
                     (PunchKind::MealOut, meal_out),
@@ -174,20 +188,52 @@ async fn seed_production(store: &Store, admin: uuid::Uuid, spec: SeedSpec, p: us
                 ] {
                     let local =
                         date.and_hms_opt(0, 0, 0).unwrap_or_default() + Duration::minutes(minutes);
-                    let at = local_instant("at", local, tz)?;
-                    tx.record_punches(
-                        admin,
-                        crew,
-                        kind,
-                        at,
-                        &key(format!("bench-p{p}-d{d}-{date}-{}", kind.as_str()))?,
-                        tz,
-                    )
-                    .await?;
+                    times.push((kind, local_instant("at", local, tz)?));
+                }
+                timeline(&times)?;
+                for c in crew {
+                    let day_id = uuid::Uuid::now_v7();
+                    day_ids.push(day_id);
+                    day_crew.push(*c);
+                    day_dates.push(date);
+                    for (kind, at) in &times {
+                        p_ids.push(uuid::Uuid::now_v7());
+                        p_days.push(day_id);
+                        p_crew.push(*c);
+                        p_kinds.push(kind.as_str().to_owned());
+                        p_at.push(*at);
+                    }
                 }
             }
-            tx.commit().await?;
         }
     }
+    let schema = &production.schema_name;
+    let db = Database::connect(url).await?;
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "INSERT INTO \"{schema}\".work_days (id, crew_member_id, work_date) \
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::date[])"
+        ),
+        [day_ids.into(), day_crew.into(), day_dates.into()],
+    ))
+    .await?;
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "INSERT INTO \"{schema}\".punches (id, work_day_id, crew_member_id, kind, at, recorded_by) \
+             SELECT i, d, c, k, a, $6 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[]) AS t(i, d, c, k, a)"
+        ),
+        [
+            p_ids.into(),
+            p_days.into(),
+            p_crew.into(),
+            p_kinds.into(),
+            p_at.into(),
+            admin.into(),
+        ],
+    ))
+    .await?;
+    let _ = db.close().await;
     Ok(())
 }
