@@ -24,6 +24,11 @@ pub enum Error {
     /// Too many attempts or too much load from one caller.
     #[error("{0}")]
     RateLimited(String),
+    /// A dependency (the database pool, say) is saturated or briefly unreachable; nothing was
+    /// changed and the same request may be retried after a short wait. The detail is for the
+    /// logs only.
+    #[error("the service is busy; retry shortly")]
+    Unavailable(String),
     /// A fault on our side; the detail is for the logs only.
     #[error("internal error")]
     Internal(String),
@@ -50,6 +55,7 @@ impl Error {
             Error::Invalid { .. } => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
             Error::RateLimited(_) => "RATE_LIMITED",
+            Error::Unavailable(_) => "UNAVAILABLE",
             Error::Internal(_) => "INTERNAL",
         }
     }

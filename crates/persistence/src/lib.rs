@@ -34,11 +34,29 @@ use sea_orm::{DbErr, RuntimeErr};
 /// Maps a database fault to the domain error. Details go to the log, never to the client.
 /// A deadlock or serialisation failure is the client's to retry, so it is a `CONFLICT`.
 pub(crate) fn db_err(e: DbErr) -> Error {
+    if is_unavailable(&e) {
+        return Error::Unavailable(format!("database: {e}"));
+    }
     match sql_state(&e).as_deref() {
         Some("40P01") | Some("40001") => {
             Error::Conflict("a concurrent change got in the way; retry the request".into())
         }
         _ => Error::internal(format!("database: {e}")),
+    }
+}
+
+/// True when no connection could be had in time (the pool is exhausted, or PostgreSQL is
+/// restarting): nothing ran, so the client may retry.
+fn is_unavailable(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => matches!(
+            x,
+            sea_orm::sqlx::Error::PoolTimedOut
+                | sea_orm::sqlx::Error::PoolClosed
+                | sea_orm::sqlx::Error::Io(_)
+        ),
+        _ => false,
     }
 }
 
