@@ -5,13 +5,14 @@ use async_graphql::{ErrorExtensions, ServerError};
 use crewtime_domain::Error;
 
 /// Every code a client can see, for the docs and the tests.
-pub const ERROR_CODES: [&str; 7] = [
+pub const ERROR_CODES: [&str; 8] = [
     "UNAUTHENTICATED",
     "FORBIDDEN",
     "NOT_FOUND",
     "BAD_USER_INPUT",
     "CONFLICT",
     "RATE_LIMITED",
+    "TOO_MANY_SUBSCRIPTIONS",
     "INTERNAL",
 ];
 
@@ -24,10 +25,19 @@ pub(crate) fn to_gql(e: Error) -> async_graphql::Error {
         Error::Invalid { field, .. } => Some(field.clone()),
         _ => None,
     };
+    let retry_after = match &e {
+        Error::OverQuota {
+            retry_after_secs, ..
+        } => Some(*retry_after_secs),
+        _ => None,
+    };
     async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
         ext.set("code", code);
         if let Some(field) = &field {
             ext.set("field", field.as_str());
+        }
+        if let Some(secs) = retry_after {
+            ext.set("retryAfterSeconds", secs);
         }
     })
 }
@@ -49,6 +59,14 @@ pub(crate) fn server_error(code: &str, message: impl Into<String>) -> ServerErro
     err.extensions
         .get_or_insert_with(Default::default)
         .set("code", code);
+    err
+}
+
+/// A domain error raised before execution (a quota) as a request-level server error.
+pub(crate) fn domain_server_error(e: Error) -> ServerError {
+    let e = to_gql(e);
+    let mut err = ServerError::new(e.message, None);
+    err.extensions = e.extensions;
     err
 }
 

@@ -24,6 +24,12 @@ pub enum Error {
     /// Too many attempts or too much load from one caller.
     #[error("{0}")]
     RateLimited(String),
+    /// Over a quota: nothing was done; the same request may succeed after `retry_after_secs`.
+    #[error("{message}")]
+    OverQuota {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A fault on our side; the detail is for the logs only.
     #[error("internal error")]
     Internal(String),
@@ -49,7 +55,7 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::Invalid { .. } => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
-            Error::RateLimited(_) => "RATE_LIMITED",
+            Error::RateLimited(_) | Error::OverQuota { .. } => "RATE_LIMITED",
             Error::Internal(_) => "INTERNAL",
         }
     }
