@@ -92,6 +92,20 @@ impl Caller {
         }
     }
 
+    /// The API token's secret, for a caller that presented one.
+    pub(crate) fn api_token(&self) -> Option<&str> {
+        self.api_token.as_deref()
+    }
+
+    /// The person's id, for a caller with a valid access token (no lookup: JWTs are checked
+    /// when the caller is made).
+    pub(crate) fn resolved_user(&self) -> Option<Uuid> {
+        match self.resolved.get() {
+            Some(Ok(Principal::User(u))) => Some(u.user_id),
+            _ => None,
+        }
+    }
+
     /// The principal, looking an API token up on first use.
     pub(crate) async fn principal(&self, store: &Store) -> Result<Principal> {
         self.resolved

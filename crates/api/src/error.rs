@@ -5,29 +5,43 @@ use async_graphql::{ErrorExtensions, ServerError};
 use crewtime_domain::Error;
 
 /// Every code a client can see, for the docs and the tests.
-pub const ERROR_CODES: [&str; 7] = [
+pub const ERROR_CODES: [&str; 9] = [
     "UNAUTHENTICATED",
     "FORBIDDEN",
     "NOT_FOUND",
     "BAD_USER_INPUT",
     "CONFLICT",
     "RATE_LIMITED",
+    "TOO_MANY_SUBSCRIPTIONS",
+    "UNAVAILABLE",
     "INTERNAL",
 ];
 
 pub(crate) fn to_gql(e: Error) -> async_graphql::Error {
-    if let Error::Internal(detail) = &e {
-        tracing::error!(error = %detail, "internal error");
+    match &e {
+        Error::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+        Error::Unavailable(detail) => tracing::warn!(error = %detail, "unavailable"),
+        _ => {}
     }
     let code = e.code();
     let field = match &e {
         Error::Invalid { field, .. } => Some(field.clone()),
         _ => None,
     };
+    let retry_after = match &e {
+        Error::OverQuota {
+            retry_after_secs, ..
+        } => Some(*retry_after_secs),
+        Error::Unavailable(_) => Some(1),
+        _ => None,
+    };
     async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
         ext.set("code", code);
         if let Some(field) = &field {
             ext.set("field", field.as_str());
+        }
+        if let Some(secs) = retry_after {
+            ext.set("retryAfterSeconds", secs);
         }
     })
 }
@@ -49,6 +63,14 @@ pub(crate) fn server_error(code: &str, message: impl Into<String>) -> ServerErro
     err.extensions
         .get_or_insert_with(Default::default)
         .set("code", code);
+    err
+}
+
+/// A domain error raised before execution (a quota) as a request-level server error.
+pub(crate) fn domain_server_error(e: Error) -> ServerError {
+    let e = to_gql(e);
+    let mut err = ServerError::new(e.message, None);
+    err.extensions = e.extensions;
     err
 }
 

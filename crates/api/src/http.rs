@@ -24,7 +24,7 @@ use async_graphql::http::{WebSocket as GqlWebSocket, WebSocketProtocols, WsMessa
 use async_graphql_poem::GraphQLProtocol;
 use futures_util::{SinkExt, StreamExt};
 use poem::web::websocket::{Message, WebSocket, WebSocketStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// The request id, kept in the request for the audit trail.
@@ -284,10 +284,19 @@ async fn graphql_query(req: &Request, state: &AppState) -> Response {
 /// Runs one operation after the checks async-graphql does not make itself.
 async fn execute(state: &AppState, rc: &RequestCtx, mut req: GqlRequest) -> GqlResponse {
     let started = Instant::now();
+    // The caller's own quota first: a refused operation is not even parsed.
+    if let Err(refused) = rc.charge_caller() {
+        record_operation("rejected", "rejected", started);
+        return GqlResponse::from_errors(vec![refused]);
+    }
     let op_name = req.operation_name.clone();
     let name = match req.parsed_query() {
         Ok(doc) => {
-            let (aliases, field) = max_aliases_per_field(doc);
+            let (aliases, field) = if state.config.protections {
+                max_aliases_per_field(doc)
+            } else {
+                (0, String::new())
+            };
             if aliases > state.config.max_aliases {
                 record_operation("rejected", "rejected", started);
                 return GqlResponse::from_errors(vec![server_error(
@@ -472,6 +481,7 @@ async fn serve_socket(
     let executor = SocketExecutor {
         state: state.clone(),
         session: session.clone(),
+        open: Arc::default(),
     };
     let init_state = state.clone();
     let init_refused = refused.clone();
@@ -563,33 +573,71 @@ struct SocketSession {
 struct SocketExecutor {
     state: AppState,
     session: Arc<OnceLock<SocketSession>>,
+    /// Operations running on this socket now (subscriptions until they complete).
+    open: Arc<AtomicUsize>,
+}
+
+/// Holds one place of a socket's operation cap; gives it back when the operation's stream is
+/// dropped (it completed, the client stopped it, or the socket closed).
+struct OpenSlot(Arc<AtomicUsize>);
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl SocketExecutor {
     fn prepare(&self, mut request: GqlRequest) -> Result<GqlRequest, Box<GqlResponse>> {
+        let refused = |e| Box::new(GqlResponse::from_errors(vec![e]));
+        if let Some(s) = self.session.get() {
+            let rc = RequestCtx::new(
+                &self.state,
+                s.caller.clone(),
+                s.client,
+                s.request_id.clone(),
+            );
+            rc.charge_caller().map_err(refused)?;
+            request = request.data(rc).data(ConnectionExpiry(s.expiry));
+        }
+        if !self.state.config.protections {
+            return Ok(request);
+        }
         if let Ok(doc) = request.parsed_query() {
             let (aliases, field) = max_aliases_per_field(doc);
             if aliases > self.state.config.max_aliases {
-                return Err(Box::new(GqlResponse::from_errors(vec![server_error(
+                return Err(refused(server_error(
                     "BAD_USER_INPUT",
                     format!(
                         "{aliases} aliases of field {field:?}; at most {} are allowed",
                         self.state.config.max_aliases
                     ),
-                )])));
+                )));
             }
         }
-        if let Some(s) = self.session.get() {
-            request = request
-                .data(RequestCtx::new(
-                    &self.state,
-                    s.caller.clone(),
-                    s.client,
-                    s.request_id.clone(),
-                ))
-                .data(ConnectionExpiry(s.expiry));
-        }
         Ok(request)
+    }
+
+    /// Takes a place for one more operation on this socket, or refuses it with
+    /// `TOO_MANY_SUBSCRIPTIONS` (the client gets that error for the operation's id; the socket
+    /// and its other operations go on).
+    fn open_slot(&self) -> Result<Option<OpenSlot>, Box<GqlResponse>> {
+        if !self.state.config.protections {
+            return Ok(None);
+        }
+        let max = self.state.config.max_subscriptions_per_connection;
+        if self.open.fetch_add(1, Ordering::Relaxed) >= max {
+            self.open.fetch_sub(1, Ordering::Relaxed);
+            crate::quotas::count_refusal("subscriptions");
+            return Err(Box::new(GqlResponse::from_errors(vec![server_error(
+                "TOO_MANY_SUBSCRIPTIONS",
+                format!(
+                    "at most {max} subscriptions may be open on one connection; \
+                     complete one first or open another connection"
+                ),
+            )])));
+        }
+        Ok(Some(OpenSlot(self.open.clone())))
     }
 }
 
@@ -610,12 +658,18 @@ impl async_graphql::Executor for SocketExecutor {
         request: GqlRequest,
         session_data: Option<Arc<async_graphql::Data>>,
     ) -> futures_util::stream::BoxStream<'static, GqlResponse> {
+        let slot = match self.open_slot() {
+            Ok(slot) => slot,
+            Err(refused) => return futures_util::stream::once(async move { *refused }).boxed(),
+        };
         match self.prepare(request) {
             Ok(request) => self
                 .state
                 .schema
                 .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-                .map(|mut resp| {
+                .map(move |mut resp| {
+                    // The slot lives as long as the stream does.
+                    let _held = &slot;
                     ensure_codes(&mut resp.errors);
                     resp
                 })

@@ -8,11 +8,13 @@ mod ids;
 mod limits;
 mod login_limits;
 mod pay_cache;
+mod quotas;
 pub mod schema;
 pub mod state;
 pub mod telemetry;
 
 pub use error::ERROR_CODES;
 pub use http::routes;
+pub use quotas::{QuotaConfig, Rate};
 pub use schema::{build_schema, pay_preview, sdl, spawn_outbox_relay, CrewtimeSchema};
 pub use state::{ApiConfig, AppState, Environment};

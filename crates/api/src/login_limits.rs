@@ -164,7 +164,7 @@ fn account_key(email: &str) -> AccountKey {
 
 /// IPv4 addresses count one by one; IPv6 addresses by their /64, the block one subscriber
 /// usually holds (counting single IPv6 addresses would let one host rotate forever).
-fn address_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

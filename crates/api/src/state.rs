@@ -5,6 +5,7 @@ use crewtime_domain::crypto::Keyring;
 use crewtime_persistence::Store;
 
 use crate::auth::JwtKeys;
+use crate::quotas::{QuotaConfig, Quotas};
 use crate::schema::CrewtimeSchema;
 
 /// Where the server runs; production turns off introspection, suggestions and GraphiQL.
@@ -41,6 +42,13 @@ pub struct ApiConfig {
     pub ws_init_timeout: Duration,
     /// How long before a meal is due `liveHours` raises MEAL_DUE_SOON.
     pub live_meal_warning_lead: Duration,
+    /// Per-production and per-caller quotas (per node).
+    pub quotas: QuotaConfig,
+    /// Operations (subscriptions, and queries while they run) open at once on one WebSocket.
+    pub max_subscriptions_per_connection: usize,
+    /// `false` only for benchmarking (`CREWTIME_PROTECTIONS=off`, refused in production): no
+    /// quotas, no subscription cap, no alias check; the other limits are set very large.
+    pub protections: bool,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -55,6 +63,12 @@ impl std::fmt::Debug for ApiConfig {
             .field("max_batch", &self.max_batch)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_page_size", &self.max_page_size)
+            .field("quotas", &self.quotas)
+            .field(
+                "max_subscriptions_per_connection",
+                &self.max_subscriptions_per_connection,
+            )
+            .field("protections", &self.protections)
             .finish_non_exhaustive()
     }
 }
@@ -78,7 +92,25 @@ impl ApiConfig {
             trust_proxy: false,
             ws_init_timeout: Duration::from_secs(10),
             live_meal_warning_lead: Duration::from_secs(15 * 60),
+            quotas: QuotaConfig::default(),
+            max_subscriptions_per_connection: 100,
+            protections: true,
         }
+    }
+
+    /// Turns every protection off, for benchmarking the cost of them: quotas, the subscription
+    /// cap and the alias check are skipped; depth, complexity, batch, body and page limits are
+    /// set so large that they never refuse.
+    pub fn without_protections(mut self) -> Self {
+        self.protections = false;
+        self.max_depth = usize::MAX;
+        self.max_complexity = usize::MAX;
+        self.max_aliases = usize::MAX;
+        self.max_batch = usize::MAX;
+        self.max_body_bytes = usize::MAX;
+        self.max_page_size = i32::MAX as usize;
+        self.max_subscriptions_per_connection = usize::MAX;
+        self
     }
 }
 
@@ -91,6 +123,8 @@ pub struct AppState {
     pub(crate) schema: CrewtimeSchema,
     pub(crate) pay_cache: Arc<crate::pay_cache::PayCache>,
     pub(crate) login_limiter: Arc<crate::login_limits::LoginLimiter>,
+    /// The node's quota buckets; `None` with protections off.
+    pub(crate) quotas: Option<Arc<Quotas>>,
     pub redis: Option<Arc<crewtime_realtime::RedisHealth>>,
     /// Live events: in-process, and across nodes through Redis when it is configured.
     pub bus: crewtime_realtime::Bus,
@@ -115,6 +149,9 @@ impl AppState {
             config.login_max_failures_per_account,
             config.login_max_attempts_per_address,
         ));
+        let quotas = config
+            .protections
+            .then(|| Arc::new(Quotas::new(&config.quotas)));
         Self {
             store,
             config,
@@ -122,6 +159,7 @@ impl AppState {
             schema,
             pay_cache: Arc::default(),
             login_limiter,
+            quotas,
             redis,
             bus,
         }

@@ -24,6 +24,12 @@ pub enum Error {
     /// Too many attempts or too much load from one caller.
     #[error("{0}")]
     RateLimited(String),
+    /// Over a quota: nothing was done; the same request may succeed after `retry_after_secs`.
+    #[error("{message}")]
+    OverQuota {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A dependency (the database pool, say) is saturated or briefly unreachable; nothing was
     /// changed and the same request may be retried after a short wait. The detail is for the
     /// logs only.
@@ -54,7 +60,7 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::Invalid { .. } => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
-            Error::RateLimited(_) => "RATE_LIMITED",
+            Error::RateLimited(_) | Error::OverQuota { .. } => "RATE_LIMITED",
             Error::Unavailable(_) => "UNAVAILABLE",
             Error::Internal(_) => "INTERNAL",
         }

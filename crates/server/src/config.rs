@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crewtime_api::{ApiConfig, Environment};
+use crewtime_api::{ApiConfig, Environment, QuotaConfig, Rate};
 use crewtime_domain::crypto::{development_key, Key, Keyring};
 
 /// A setting that is missing or malformed.
@@ -125,6 +125,30 @@ impl Config {
         api.live_meal_warning_lead = Duration::from_secs(
             u64::from(positive(env, "CREWTIME_LIVE_MEAL_WARNING_MINUTES", "15")?) * 60,
         );
+        api.quotas = quotas(env, api.max_complexity)?;
+        api.max_subscriptions_per_connection =
+            positive(env, "CREWTIME_MAX_SUBSCRIPTIONS_PER_CONNECTION", "100")? as usize;
+        let protections = match get("CREWTIME_PROTECTIONS").unwrap_or("on") {
+            "on" => true,
+            "off" if environment == Environment::Production => {
+                return Err(ConfigError {
+                    name: "CREWTIME_PROTECTIONS",
+                    problem: "\"off\" is for benchmarks only and is refused when \
+                              CREWTIME_ENV=production"
+                        .into(),
+                })
+            }
+            "off" => false,
+            other => {
+                return Err(ConfigError {
+                    name: "CREWTIME_PROTECTIONS",
+                    problem: format!("{other:?} is neither \"on\" nor \"off\""),
+                })
+            }
+        };
+        if !protections {
+            api = api.without_protections();
+        }
         Ok(Self {
             database_url: database_url.to_owned(),
             redis_url,
@@ -187,6 +211,77 @@ fn keyring<'a>(
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((Keyring::new(current, old), development))
+}
+
+/// The quotas: per production `CREWTIME_QUOTA_REQUESTS_PER_SEC` / `CREWTIME_QUOTA_BURST`
+/// operations and `CREWTIME_QUOTA_COST_PER_SEC` / `CREWTIME_QUOTA_COST_BURST` complexity units,
+/// per caller `CREWTIME_QUOTA_CALLER_REQUESTS_PER_SEC` / `CREWTIME_QUOTA_CALLER_BURST`
+/// operations. Every value is at least 1, a burst at least its rate's one second (so the rate
+/// is reachable), and the cost burst at least one operation's largest cost.
+fn quotas(
+    env: &HashMap<String, String>,
+    max_complexity: usize,
+) -> Result<QuotaConfig, ConfigError> {
+    let d = QuotaConfig::default();
+    let rate = |per_sec: &'static str,
+                burst: &'static str,
+                default: Rate,
+                floor: u64|
+     -> Result<Rate, ConfigError> {
+        let per_sec_v = positive_u64(env, per_sec, &default.per_sec.to_string())?;
+        // An unset burst follows the rate: twice it, as the defaults.
+        let burst_default = per_sec_v.saturating_mul(default.burst / default.per_sec.max(1));
+        let burst_v = positive_u64(env, burst, &burst_default.to_string())?;
+        let least = per_sec_v.max(floor);
+        if burst_v < least {
+            return Err(ConfigError {
+                name: burst,
+                problem: format!(
+                    "must be at least {least} (the rate per second{})",
+                    if floor > per_sec_v {
+                        ", and the largest complexity one operation may have"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        Ok(Rate::new(per_sec_v, burst_v))
+    };
+    Ok(QuotaConfig {
+        production_requests: rate(
+            "CREWTIME_QUOTA_REQUESTS_PER_SEC",
+            "CREWTIME_QUOTA_BURST",
+            d.production_requests,
+            1,
+        )?,
+        production_cost: rate(
+            "CREWTIME_QUOTA_COST_PER_SEC",
+            "CREWTIME_QUOTA_COST_BURST",
+            d.production_cost,
+            max_complexity as u64,
+        )?,
+        caller_requests: rate(
+            "CREWTIME_QUOTA_CALLER_REQUESTS_PER_SEC",
+            "CREWTIME_QUOTA_CALLER_BURST",
+            d.caller_requests,
+            1,
+        )?,
+    })
+}
+
+fn positive_u64(
+    env: &HashMap<String, String>,
+    name: &'static str,
+    default: &str,
+) -> Result<u64, ConfigError> {
+    match parse::<u64>(env, name, default)? {
+        0 => Err(ConfigError {
+            name,
+            problem: "must be at least 1".into(),
+        }),
+        n => Ok(n),
+    }
 }
 
 fn parse<T: std::str::FromStr>(
@@ -321,6 +416,84 @@ mod tests {
             name(&[db, ("CREWTIME_TRUST_PROXY", "yes")]),
             "CREWTIME_TRUST_PROXY"
         );
+        for (var, bad) in [
+            ("CREWTIME_QUOTA_REQUESTS_PER_SEC", "0"),
+            ("CREWTIME_QUOTA_REQUESTS_PER_SEC", "fast"),
+            ("CREWTIME_QUOTA_BURST", "-3"),
+            ("CREWTIME_QUOTA_COST_PER_SEC", "1.5"),
+            ("CREWTIME_QUOTA_COST_BURST", "0"),
+            ("CREWTIME_QUOTA_CALLER_REQUESTS_PER_SEC", "0"),
+            ("CREWTIME_QUOTA_CALLER_BURST", "x"),
+            ("CREWTIME_MAX_SUBSCRIPTIONS_PER_CONNECTION", "0"),
+            ("CREWTIME_PROTECTIONS", "maybe"),
+        ] {
+            assert_eq!(name(&[db, (var, bad)]), var, "{var}={bad}");
+        }
+        // A burst below its rate, or a cost burst below one operation's largest cost, could
+        // never be reached.
+        assert_eq!(
+            name(&[
+                db,
+                ("CREWTIME_QUOTA_REQUESTS_PER_SEC", "50"),
+                ("CREWTIME_QUOTA_BURST", "10")
+            ]),
+            "CREWTIME_QUOTA_BURST"
+        );
+        assert_eq!(
+            name(&[
+                db,
+                ("CREWTIME_QUOTA_COST_PER_SEC", "100"),
+                ("CREWTIME_QUOTA_COST_BURST", "1999")
+            ]),
+            "CREWTIME_QUOTA_COST_BURST"
+        );
+    }
+
+    #[test]
+    fn quotas_default_generously_and_follow_their_settings() {
+        let db = ("CREWTIME_DATABASE_URL", "postgres://x@127.0.0.1/db");
+        let c = Config::from_map(&env(&[db])).unwrap();
+        assert_eq!(c.api.quotas, QuotaConfig::default());
+        assert_eq!(c.api.quotas.production_requests, Rate::new(200, 400));
+        assert_eq!(c.api.quotas.production_cost, Rate::new(200_000, 400_000));
+        assert_eq!(c.api.max_subscriptions_per_connection, 100);
+        assert!(c.api.protections);
+        let c = Config::from_map(&env(&[
+            db,
+            ("CREWTIME_QUOTA_REQUESTS_PER_SEC", "5"),
+            ("CREWTIME_QUOTA_COST_PER_SEC", "3000"),
+            ("CREWTIME_QUOTA_COST_BURST", "4000"),
+            ("CREWTIME_QUOTA_CALLER_BURST", "1000"),
+            ("CREWTIME_MAX_SUBSCRIPTIONS_PER_CONNECTION", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(c.api.quotas.production_requests, Rate::new(5, 10));
+        assert_eq!(c.api.quotas.production_cost, Rate::new(3000, 4000));
+        assert_eq!(c.api.quotas.caller_requests, Rate::new(200, 1000));
+        assert_eq!(c.api.max_subscriptions_per_connection, 3);
+    }
+
+    #[test]
+    fn protections_off_lifts_the_limits_and_is_refused_in_production() {
+        let db = ("CREWTIME_DATABASE_URL", "postgres://x@127.0.0.1/db");
+        let c = Config::from_map(&env(&[db, ("CREWTIME_PROTECTIONS", "off")])).unwrap();
+        assert!(!c.api.protections);
+        assert_eq!(c.api.max_depth, usize::MAX);
+        assert_eq!(c.api.max_batch, usize::MAX);
+        assert!(c.api.max_page_size >= i32::MAX as usize);
+        let prod = Config::from_map(&env(&[
+            db,
+            ("CREWTIME_ENV", "production"),
+            (
+                "CREWTIME_JWT_SECRET",
+                "a-production-secret-of-32-characters!",
+            ),
+            ("CREWTIME_ENCRYPTION_KEY", KEY),
+            ("CREWTIME_PROTECTIONS", "off"),
+        ]))
+        .unwrap_err();
+        assert_eq!(prod.name, "CREWTIME_PROTECTIONS");
+        assert!(prod.problem.contains("production"), "{prod}");
     }
 
     const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";

@@ -139,6 +139,13 @@ fn main() -> ExitCode {
              development key; set a key of your own before storing real data"
         );
     }
+    if !config.api.protections && matches!(cli.command, Command::Serve) {
+        let warning = "CREWTIME_PROTECTIONS=off: quotas, the subscription cap and the depth, \
+                       complexity, alias, batch, body and page limits are OFF; for benchmarks \
+                       only, never expose this node";
+        eprintln!("crewtime: WARNING: {warning}");
+        tracing::warn!(protections = "off", "{warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

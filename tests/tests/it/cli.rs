@@ -5,7 +5,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crewtime_tests::{crewtime_bin, fresh_database, repo_root, test_env, TestApp, PASSWORD};
+use crewtime_tests::{
+    crewtime_bin, fresh_database, repo_root, test_env, TestApp, PASSWORD, TEST_ENCRYPTION_KEY,
+};
 use serde_json::json;
 
 fn crewtime(
@@ -114,6 +116,13 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         ("CREWTIME_BIND", "not-an-address"),
         ("CREWTIME_DATABASE_URL", ""),
         ("CREWTIME_MAX_DEPTH", "ten"),
+        ("CREWTIME_QUOTA_REQUESTS_PER_SEC", "0"),
+        ("CREWTIME_QUOTA_BURST", "lots"),
+        ("CREWTIME_QUOTA_COST_PER_SEC", "-5"),
+        ("CREWTIME_QUOTA_COST_BURST", "10"),
+        ("CREWTIME_QUOTA_CALLER_REQUESTS_PER_SEC", "1e3"),
+        ("CREWTIME_MAX_SUBSCRIPTIONS_PER_CONNECTION", "0"),
+        ("CREWTIME_PROTECTIONS", "disabled"),
     ] {
         let mut env = test_env("postgres://postgres@127.0.0.1:1/none");
         env.insert(name.into(), value.into());
@@ -123,6 +132,22 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains(name), "{stderr}");
     }
+}
+
+#[test]
+fn protections_off_is_refused_in_production() {
+    let mut env = test_env("postgres://postgres@127.0.0.1:1/none");
+    env.insert("CREWTIME_ENV".into(), "production".into());
+    env.insert("CREWTIME_ENCRYPTION_KEY".into(), TEST_ENCRYPTION_KEY.into());
+    env.insert("CREWTIME_PROTECTIONS".into(), "off".into());
+    let out = crewtime(&env, &["serve"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("CREWTIME_PROTECTIONS") && stderr.contains("production"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

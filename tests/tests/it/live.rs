@@ -14,18 +14,18 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const LIVE: &str = "subscription($p: ID!, $d: NaiveDate!, $dep: ID) { liveHours(productionId: $p, date: $d, departmentId: $dep) { kind warning { kind at } crew { crewMemberId name status call workedMinutes tier nextMealDue mealPenalties paySoFar version } } }";
+pub(crate) const LIVE: &str = "subscription($p: ID!, $d: NaiveDate!, $dep: ID) { liveHours(productionId: $p, date: $d, departmentId: $dep) { kind warning { kind at } crew { crewMemberId name status call workedMinutes tier nextMealDue mealPenalties paySoFar version } } }";
 
 /// How long a test waits for one message before failing.
 const WAIT: Duration = Duration::from_secs(10);
 
-struct Client {
+pub(crate) struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     legacy: bool,
 }
 
 impl Client {
-    async fn connect(app: &TestApp, subprotocol: &str) -> Self {
+    pub(crate) async fn connect(app: &TestApp, subprotocol: &str) -> Self {
         let url = app.base.replace("http://", "ws://") + "/graphql";
         let mut req = url.into_client_request().expect("request");
         req.headers_mut().insert(
@@ -47,7 +47,7 @@ impl Client {
         }
     }
 
-    async fn send(&mut self, v: Value) {
+    pub(crate) async fn send(&mut self, v: Value) {
         self.ws
             .send(Message::text(v.to_string()))
             .await
@@ -55,7 +55,7 @@ impl Client {
     }
 
     /// The next frame: a JSON message, or the close frame's code.
-    async fn next(&mut self) -> Result<Value, Option<u16>> {
+    pub(crate) async fn next(&mut self) -> Result<Value, Option<u16>> {
         loop {
             let frame = tokio::time::timeout(WAIT, self.ws.next())
                 .await
@@ -72,7 +72,7 @@ impl Client {
     }
 
     /// `connection_init` with `token`; returns the answer (ack) or the close code.
-    async fn init(&mut self, token: Option<&str>) -> Result<Value, Option<u16>> {
+    pub(crate) async fn init(&mut self, token: Option<&str>) -> Result<Value, Option<u16>> {
         let payload = match token {
             Some(t) => json!({ "authorization": format!("Bearer {t}") }),
             None => json!({}),
@@ -88,7 +88,7 @@ impl Client {
         }
     }
 
-    async fn subscribe(&mut self, id: &str, variables: Value) {
+    pub(crate) async fn subscribe(&mut self, id: &str, variables: Value) {
         let kind = if self.legacy { "start" } else { "subscribe" };
         self.send(
             json!({ "id": id, "type": kind, "payload": { "query": LIVE, "variables": variables } }),
@@ -97,7 +97,7 @@ impl Client {
     }
 
     /// The next payload of a subscription (`next` / legacy `data`), skipping keep-alives.
-    async fn payload(&mut self) -> Value {
+    pub(crate) async fn payload(&mut self) -> Value {
         loop {
             let m = self.next().await.expect("an open socket");
             match m["type"].as_str() {
@@ -108,7 +108,7 @@ impl Client {
         }
     }
 
-    async fn live(&mut self) -> Value {
+    pub(crate) async fn live(&mut self) -> Value {
         let p = self.payload().await;
         assert!(p.get("errors").is_none(), "unexpected errors: {p}");
         p["data"]["liveHours"].clone()

@@ -12,6 +12,7 @@ mod live;
 mod login_limits;
 mod pay;
 mod personal_data;
+mod quotas;
 mod roles;
 mod tenancy;
 mod time;

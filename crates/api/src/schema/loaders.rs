@@ -3,7 +3,7 @@
 //! of the query.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
@@ -12,13 +12,12 @@ use crewtime_domain::crew::{CrewMember, Deal};
 use crewtime_domain::personal::MaskedPersonalData;
 use crewtime_domain::production::{Department, Production};
 use crewtime_domain::{Error, Result};
-use crewtime_persistence::productions::MemberView;
 use crewtime_persistence::punches::WorkDayRecord;
 use crewtime_persistence::timecards::TimecardRecord;
 use crewtime_persistence::{Store, TenantTx};
 use uuid::Uuid;
 
-type Views = Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>>;
+type Views = Arc<super::Operation>;
 
 /// Loaders share the store and the request's production views: a loader only reaches
 /// productions whose membership this request already checked.
@@ -31,6 +30,7 @@ pub(crate) struct Source {
 impl Source {
     fn production(&self, id: Uuid) -> Result<Production> {
         self.views
+            .views
             .lock()
             .map_err(|_| Error::internal("views lock poisoned"))?
             .get(&id)

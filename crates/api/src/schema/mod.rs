@@ -18,16 +18,21 @@ mod time;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_graphql::{Context, MergedObject, MergedSubscription, Schema};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+use async_graphql::{
+    Context, MergedObject, MergedSubscription, Schema, ServerError, ValidationResult,
+};
 use crewtime_persistence::audit::{ActorKind, AuditActor};
 use crewtime_persistence::productions::MemberView;
 use crewtime_persistence::{Store, TenantTx};
 use uuid::Uuid;
 
 use crate::auth::{Caller, JwtKeys, Principal, UserPrincipal};
-use crate::login_limits::LoginLimiter;
+use crate::login_limits::{address_key, LoginLimiter};
+use crate::quotas::{CallerKey, Quotas};
 use crate::state::{ApiConfig, AppState, Environment};
 use crewtime_domain::{Error, Result};
 
@@ -77,9 +82,11 @@ pub(crate) struct RequestCtx {
     pub pay_cache: Arc<crate::pay_cache::PayCache>,
     /// The request id, for the audit trail.
     pub request_id: String,
-    /// The caller's view of each production this request touched, so membership is read once.
-    views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>>,
+    /// This operation's state: the productions it touched and its cost.
+    op: Arc<Operation>,
     pub loaders: Arc<Loaders>,
+    /// The node's quotas; `None` with protections off.
+    quotas: Option<Arc<Quotas>>,
     /// Where committed changes are announced to live subscriptions.
     pub bus: crewtime_realtime::Bus,
 }
@@ -91,8 +98,8 @@ impl RequestCtx {
         client: Option<IpAddr>,
         request_id: String,
     ) -> Self {
-        let views: Arc<Mutex<HashMap<Uuid, Arc<MemberView>>>> = Arc::default();
-        let loaders = Arc::new(Loaders::new(state.store.clone(), views.clone()));
+        let op: Arc<Operation> = Arc::default();
+        let loaders = Arc::new(Loaders::new(state.store.clone(), op.clone()));
         Self {
             store: state.store.clone(),
             config: state.config.clone(),
@@ -102,10 +109,29 @@ impl RequestCtx {
             login_limiter: state.login_limiter.clone(),
             pay_cache: state.pay_cache.clone(),
             request_id,
-            views,
+            op,
             loaders,
+            quotas: state.quotas.clone(),
             bus: state.bus.clone(),
         }
+    }
+
+    /// Charges this operation to the caller's own quota, before anything runs: a person by
+    /// their id, an API token by (a hash of) its secret, anyone else by address.
+    pub(crate) fn charge_caller(&self) -> std::result::Result<(), ServerError> {
+        let Some(quotas) = &self.quotas else {
+            return Ok(());
+        };
+        let key = match (self.caller.api_token(), self.caller.resolved_user()) {
+            (Some(secret), _) => quotas.token_key(secret),
+            (None, Some(user)) => CallerKey::User(user),
+            (None, None) => self
+                .client
+                .map_or(CallerKey::Unknown, |ip| CallerKey::Address(address_key(ip))),
+        };
+        quotas
+            .charge_caller(key)
+            .map_err(crate::error::domain_server_error)
     }
 
     pub(crate) fn get<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
@@ -129,6 +155,11 @@ impl RequestCtx {
 
     /// The caller's access to a production: `NOT_FOUND` without a membership, and for an API
     /// token any production but its own.
+    ///
+    /// The first time an operation reaches a production (after the membership check, so only
+    /// members and the production's own tokens can spend its quota), the operation is charged
+    /// to that production: one request and its complexity. Over quota it is `RATE_LIMITED`
+    /// and the resolver that asked does nothing in that production.
     pub(crate) async fn access(&self, production: Uuid) -> Result<Access> {
         let principal = self.principal().await?;
         if let Principal::ApiToken(token) = &principal {
@@ -137,6 +168,7 @@ impl RequestCtx {
             }
         }
         let cached = self
+            .op
             .views
             .lock()
             .map_err(|_| Error::internal("views lock poisoned"))?
@@ -150,6 +182,7 @@ impl RequestCtx {
                         .production_for_member(user.user_id, production)
                         .await?,
                 );
+                self.charge_production(production)?;
                 self.remember(v.clone())?;
                 v
             }
@@ -159,6 +192,7 @@ impl RequestCtx {
                     production: token.production.clone(),
                     memberships: Vec::new(),
                 });
+                self.charge_production(production)?;
                 self.remember(v.clone())?;
                 v
             }
@@ -169,8 +203,16 @@ impl RequestCtx {
         })
     }
 
+    fn charge_production(&self, production: Uuid) -> Result<()> {
+        match &self.quotas {
+            Some(q) => q.charge_production(production, self.op.cost.load(Ordering::Relaxed)),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn remember(&self, view: Arc<MemberView>) -> Result<()> {
-        self.views
+        self.op
+            .views
             .lock()
             .map_err(|_| Error::internal("views lock poisoned"))?
             .insert(view.production.id, view);
@@ -206,6 +248,44 @@ impl RequestCtx {
     }
 }
 
+/// One operation's state, shared by its resolvers and loaders.
+#[derive(Default)]
+pub(crate) struct Operation {
+    /// The caller's view of each production the operation touched, so membership is read once.
+    pub(crate) views: Mutex<HashMap<Uuid, Arc<MemberView>>>,
+    /// The operation's complexity as validation computed it (0 until then): what it costs
+    /// each production it touches.
+    cost: AtomicU64,
+}
+
+/// Records each operation's complexity for the cost quotas. It hooks validation only; it is
+/// installed only while quotas are on (any extension makes async-graphql take its slower
+/// per-field path, which is part of what the protections cost).
+struct CostMeter;
+
+impl ExtensionFactory for CostMeter {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CostMeter)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for CostMeter {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> std::result::Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        if let Some(rc) = ctx.data_opt::<RequestCtx>() {
+            rc.op
+                .cost
+                .store(result.complexity as u64, Ordering::Relaxed);
+        }
+        Ok(result)
+    }
+}
+
 /// Builds the schema with the deployment's limits.
 pub fn build_schema(config: &ApiConfig) -> CrewtimeSchema {
     let mut builder = Schema::build(
@@ -213,10 +293,14 @@ pub fn build_schema(config: &ApiConfig) -> CrewtimeSchema {
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(config.max_depth)
-    .limit_complexity(config.max_complexity)
     .limit_recursive_depth(32)
     .limit_directives(8);
+    if config.protections {
+        builder = builder
+            .limit_depth(config.max_depth)
+            .limit_complexity(config.max_complexity)
+            .extension(CostMeter);
+    }
     if config.environment == Environment::Production {
         builder = builder.disable_introspection().disable_suggestions();
     }
