@@ -12,8 +12,8 @@ use crate::audit::snapshot;
 use crate::idempotency::{replay_id, IdempotencyKey};
 use crate::{db_err, is_unique_violation, TenantTx};
 
-#[derive(FromQueryResult)]
-struct SheetRow {
+#[derive(FromQueryResult, serde::Deserialize)]
+pub(crate) struct SheetRow {
     id: Uuid,
     shoot_date: NaiveDate,
     issue: i32,
@@ -31,8 +31,8 @@ struct SheetRow {
     published_at: Option<DateTime<Utc>>,
 }
 
-#[derive(FromQueryResult)]
-struct CallRow {
+#[derive(FromQueryResult, serde::Deserialize)]
+pub(crate) struct CallRow {
     call_sheet_id: Uuid,
     department_id: Option<Uuid>,
     crew_member_id: Option<Uuid>,
@@ -405,27 +405,32 @@ impl TenantTx {
         .all(self.conn())
         .await
         .map_err(db_err)?;
-        rows.into_iter()
-            .map(|r| {
-                let mine = calls
-                    .iter()
-                    .filter(|c| c.call_sheet_id == r.id)
-                    .filter_map(|c| {
-                        let target = match (c.department_id, c.crew_member_id) {
-                            (Some(d), _) => CallTarget::Department(d),
-                            (None, Some(m)) => CallTarget::CrewMember(m),
-                            (None, None) => return None,
-                        };
-                        Some(CallTime {
-                            target,
-                            at: c.call_at,
-                        })
-                    })
-                    .collect();
-                sheet(r, mine)
-            })
-            .collect()
+        assemble_sheets(rows, &calls)
     }
+}
+
+/// Sheets with their calls (`calls` in call time order, of any of the sheets).
+pub(crate) fn assemble_sheets(rows: Vec<SheetRow>, calls: &[CallRow]) -> Result<Vec<CallSheet>> {
+    rows.into_iter()
+        .map(|r| {
+            let mine = calls
+                .iter()
+                .filter(|c| c.call_sheet_id == r.id)
+                .filter_map(|c| {
+                    let target = match (c.department_id, c.crew_member_id) {
+                        (Some(d), _) => CallTarget::Department(d),
+                        (None, Some(m)) => CallTarget::CrewMember(m),
+                        (None, None) => return None,
+                    };
+                    Some(CallTime {
+                        target,
+                        at: c.call_at,
+                    })
+                })
+                .collect();
+            sheet(r, mine)
+        })
+        .collect()
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {

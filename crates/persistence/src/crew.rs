@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::idempotency::{replay_id, IdempotencyKey};
 use crate::{db_err, is_unique_violation, TenantTx};
 
-#[derive(FromQueryResult)]
-struct CrewRow {
+#[derive(FromQueryResult, serde::Deserialize)]
+pub(crate) struct CrewRow {
     id: Uuid,
     department_id: Uuid,
     name: String,
@@ -310,6 +310,34 @@ impl TenantTx {
 
     pub async fn crew_member(&self, id: Uuid) -> Result<Option<CrewMember>> {
         Ok(self.crew_members_by_ids(&[id]).await?.into_iter().next())
+    }
+
+    /// A crew member with their department, in one statement (a read of one crew member by id
+    /// usually shows the department too).
+    pub async fn crew_member_with_department(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(CrewMember, crewtime_domain::production::Department)>> {
+        let row = self
+            .conn()
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT c.id, c.department_id, c.name, c.email, c.position, c.occupation_code, \
+                 c.union_name, c.union_local, c.rule_set, c.user_id, c.version, c.time_version, \
+                 c.created_at, d.id AS d_id, d.name AS d_name, d.code AS d_code, \
+                 d.daily_budget AS d_daily_budget, d.created_at AS d_created_at \
+                 FROM crew_members c JOIN departments d ON d.id = c.department_id WHERE c.id = $1",
+                [id.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let crew = CrewRow::from_query_result(&row, "").map_err(db_err)?;
+        let department =
+            crate::departments::DepartmentRow::from_query_result(&row, "d_").map_err(db_err)?;
+        Ok(Some((crew.into(), self.department(department))))
     }
 
     pub async fn crew_members_by_ids(&self, ids: &[Uuid]) -> Result<Vec<CrewMember>> {

@@ -8,8 +8,8 @@ use uuid::Uuid;
 use crate::idempotency::{replay_id, IdempotencyKey};
 use crate::{db_err, is_unique_violation, TenantTx};
 
-#[derive(FromQueryResult)]
-struct DepartmentRow {
+#[derive(FromQueryResult, serde::Deserialize)]
+pub(crate) struct DepartmentRow {
     id: Uuid,
     name: String,
     code: Option<String>,
@@ -20,7 +20,7 @@ struct DepartmentRow {
 const COLUMNS: &str = "id, name, code, daily_budget, created_at";
 
 impl TenantTx {
-    fn department(&self, r: DepartmentRow) -> Department {
+    pub(crate) fn department(&self, r: DepartmentRow) -> Department {
         Department {
             id: r.id,
             production_id: self.production().id,

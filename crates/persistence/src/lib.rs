@@ -23,6 +23,7 @@ mod tenant;
 pub mod timecards;
 pub mod tokens;
 pub mod users;
+pub mod week;
 
 pub use db::{Store, StoreOptions};
 pub use idempotency::{request_hash, Claim, IdempotencyKey};

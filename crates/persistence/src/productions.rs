@@ -57,6 +57,32 @@ impl TryFrom<MembershipRow> for Membership {
     }
 }
 
+/// The membership rows of one user in one production as the caller's view of it; `NOT_FOUND`
+/// without any.
+pub(crate) fn member_view(rows: Vec<sea_orm::QueryResult>) -> Result<MemberView> {
+    let mut view: Option<MemberView> = None;
+    for row in rows {
+        let p = ProductionRow::from_query_result(&row, "").map_err(db_err)?;
+        let m = Membership::try_from(MembershipRow::from_query_result(&row, "").map_err(db_err)?)?;
+        view.get_or_insert_with(|| MemberView {
+            production: p.into(),
+            memberships: Vec::new(),
+        })
+        .memberships
+        .push(m);
+    }
+    view.ok_or(Error::NotFound("production"))
+}
+
+/// The membership read, shared by `production_for_member` and `TenantTx::begin_member`.
+pub(crate) fn member_sql(extra: &str) -> String {
+    format!(
+        "SELECT {PRODUCTION_COLUMNS}, m.user_id, m.production_id, m.role, m.department_id{extra} \
+         FROM crewtime.productions p JOIN crewtime.memberships m ON m.production_id = p.id \
+         WHERE p.id = $1 AND m.user_id = $2"
+    )
+}
+
 /// A production with the caller's roles in it.
 #[derive(Debug, Clone)]
 pub struct MemberView {
@@ -180,28 +206,12 @@ impl Store {
             .db
             .query_all(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                format!(
-                    "SELECT {PRODUCTION_COLUMNS}, m.user_id, m.production_id, m.role, m.department_id \
-                     FROM crewtime.productions p JOIN crewtime.memberships m ON m.production_id = p.id \
-                     WHERE p.id = $1 AND m.user_id = $2"
-                ),
+                member_sql(""),
                 [production.into(), user.into()],
             ))
             .await
             .map_err(db_err)?;
-        let mut view: Option<MemberView> = None;
-        for row in rows {
-            let p = ProductionRow::from_query_result(&row, "").map_err(db_err)?;
-            let m =
-                Membership::try_from(MembershipRow::from_query_result(&row, "").map_err(db_err)?)?;
-            view.get_or_insert_with(|| MemberView {
-                production: p.into(),
-                memberships: Vec::new(),
-            })
-            .memberships
-            .push(m);
-        }
-        view.ok_or(Error::NotFound("production"))
+        member_view(rows)
     }
 
     /// A page of the productions `user` belongs to, in creation order (ids are UUIDv7).

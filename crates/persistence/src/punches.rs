@@ -35,8 +35,8 @@ pub struct Settings {
     pub rules_version: i32,
 }
 
-#[derive(FromQueryResult)]
-struct PunchRow {
+#[derive(FromQueryResult, serde::Deserialize)]
+pub(crate) struct PunchRow {
     id: Uuid,
     crew_member_id: Uuid,
     work_day_id: Uuid,
@@ -61,13 +61,24 @@ impl TryFrom<PunchRow> for Punch {
 
 const PUNCH_COLUMNS: &str = "id, crew_member_id, work_day_id, kind, at, version";
 
-#[derive(FromQueryResult)]
-struct DayRow {
+#[derive(FromQueryResult, serde::Deserialize)]
+pub(crate) struct DayRow {
     id: Uuid,
     crew_member_id: Uuid,
     work_date: NaiveDate,
     day_type: String,
     version: i32,
+}
+
+pub(crate) fn day_record(d: DayRow, punches: Vec<Punch>) -> Result<WorkDayRecord> {
+    Ok(WorkDayRecord {
+        punches,
+        id: d.id,
+        crew_member_id: d.crew_member_id,
+        date: d.work_date,
+        day_type: DayType::parse(&d.day_type)?,
+        version: d.version,
+    })
 }
 
 /// Which crew a timecard list holds, and which page.
@@ -618,14 +629,8 @@ impl TenantTx {
         }
         days.into_iter()
             .map(|d| {
-                Ok(WorkDayRecord {
-                    punches: by_day.remove(&d.id).unwrap_or_default(),
-                    id: d.id,
-                    crew_member_id: d.crew_member_id,
-                    date: d.work_date,
-                    day_type: DayType::parse(&d.day_type)?,
-                    version: d.version,
-                })
+                let punches = by_day.remove(&d.id).unwrap_or_default();
+                day_record(d, punches)
             })
             .collect()
     }

@@ -2,7 +2,10 @@ use crewtime_domain::production::Production;
 use crewtime_domain::Result;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 
+use uuid::Uuid;
+
 use crate::audit::AuditActor;
+use crate::productions::{member_sql, member_view, MemberView};
 use crate::{db_err, Store};
 
 /// A transaction inside one production's schema.
@@ -26,6 +29,42 @@ impl TenantTx {
             production: production.clone(),
             actor: None,
         })
+    }
+
+    /// A transaction in `production` as `user` sees it, with the membership read by the
+    /// transaction's first statement: the same statement that returns the user's membership rows
+    /// sets the search path to the schema the control table names for the production
+    /// (`set_config` in the select list, evaluated once per returned row), so a read of one
+    /// object by id costs one statement more than the object itself. `NOT_FOUND`, and nothing
+    /// left open, without a membership.
+    pub async fn begin_member(
+        store: &Store,
+        user: Uuid,
+        production: Uuid,
+        actor: AuditActor,
+    ) -> Result<(MemberView, Self)> {
+        let txn = store.db.begin().await.map_err(db_err)?;
+        let rows = txn
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                member_sql(", set_config('search_path', p.schema_name, true) AS search_path"),
+                [production.into(), user.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        let view = match member_view(rows) {
+            Ok(view) => view,
+            Err(e) => {
+                txn.rollback().await.map_err(db_err)?;
+                return Err(e);
+            }
+        };
+        let tx = Self {
+            txn,
+            production: view.production.clone(),
+            actor: Some(actor),
+        };
+        Ok((view, tx))
     }
 
     /// A transaction whose audit records name `actor` (changes made without one are recorded

@@ -34,8 +34,8 @@ pub struct TimecardRecord {
     pub approvals: Vec<ApprovalRecord>,
 }
 
-#[derive(FromQueryResult)]
-struct CardRow {
+#[derive(FromQueryResult, serde::Deserialize)]
+pub(crate) struct CardRow {
     id: Uuid,
     crew_member_id: Uuid,
     week_ending: NaiveDate,
@@ -44,8 +44,8 @@ struct CardRow {
     rejection_reason: Option<String>,
 }
 
-#[derive(FromQueryResult)]
-struct ApprovalRow {
+#[derive(FromQueryResult, serde::Deserialize)]
+pub(crate) struct ApprovalRow {
     timecard_id: Uuid,
     step: String,
     actor_id: Uuid,
@@ -82,40 +82,53 @@ impl TenantTx {
             .await
             .map_err(db_err)?
         };
-        crew.iter()
-            .map(|c| match rows.iter().find(|r| r.crew_member_id == *c) {
-                None => Ok(TimecardRecord {
-                    id: None,
-                    crew_member_id: *c,
-                    week_ending: week,
-                    status: TimecardStatus::Draft,
-                    version: 0,
-                    rejection_reason: None,
-                    approvals: Vec::new(),
-                }),
-                Some(r) => Ok(TimecardRecord {
-                    id: Some(r.id),
-                    crew_member_id: r.crew_member_id,
-                    week_ending: r.week_ending,
-                    status: TimecardStatus::parse(&r.status)?,
-                    version: r.version,
-                    rejection_reason: r.rejection_reason.clone(),
-                    approvals: approvals
-                        .iter()
-                        .filter(|a| a.timecard_id == r.id)
-                        .map(|a| {
-                            Ok(ApprovalRecord {
-                                step: ApprovalStep::parse(&a.step)?,
-                                actor_id: a.actor_id,
-                                at: a.at,
-                            })
-                        })
-                        .collect::<Result<_>>()?,
-                }),
-            })
-            .collect()
+        card_records(crew, week, &rows, &approvals)
     }
+}
 
+/// One card per crew member of `crew` (a draft with version 0 where `rows` has none), with the
+/// signatures in `approvals` that belong to it.
+pub(crate) fn card_records(
+    crew: &[Uuid],
+    week: NaiveDate,
+    rows: &[CardRow],
+    approvals: &[ApprovalRow],
+) -> Result<Vec<TimecardRecord>> {
+    crew.iter()
+        .map(|c| match rows.iter().find(|r| r.crew_member_id == *c) {
+            None => Ok(TimecardRecord {
+                id: None,
+                crew_member_id: *c,
+                week_ending: week,
+                status: TimecardStatus::Draft,
+                version: 0,
+                rejection_reason: None,
+                approvals: Vec::new(),
+            }),
+            Some(r) => Ok(TimecardRecord {
+                id: Some(r.id),
+                crew_member_id: r.crew_member_id,
+                week_ending: r.week_ending,
+                status: TimecardStatus::parse(&r.status)?,
+                version: r.version,
+                rejection_reason: r.rejection_reason.clone(),
+                approvals: approvals
+                    .iter()
+                    .filter(|a| a.timecard_id == r.id)
+                    .map(|a| {
+                        Ok(ApprovalRecord {
+                            step: ApprovalStep::parse(&a.step)?,
+                            actor_id: a.actor_id,
+                            at: a.at,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            }),
+        })
+        .collect()
+}
+
+impl TenantTx {
     /// The card's row, created (version 0) if missing, and locked for this transaction.
     async fn lock_card(&self, crew: Uuid, week: NaiveDate) -> Result<CardRow> {
         self.conn()

@@ -165,20 +165,6 @@ pub(crate) async fn issues(
         .collect())
 }
 
-pub(crate) async fn load(
-    rc: &RequestCtx,
-    access: &Access,
-    id: Uuid,
-) -> async_graphql::Result<CallSheet> {
-    let tx = rc.tx(access).await.gql()?;
-    let sheet = tx.call_sheet(id).await.gql()?;
-    tx.commit().await.gql()?;
-    sheet
-        .map(|s| CallSheet(access.clone(), s))
-        .ok_or(Error::NotFound("call sheet"))
-        .gql()
-}
-
 #[derive(InputObject)]
 pub(crate) struct LocationInput {
     name: String,

@@ -430,22 +430,60 @@ impl ProductionQuery {
                 production,
                 id,
             } => {
-                let access = rc.access(production).await.gql()?;
+                // The membership is read by the transaction's first statement (with the search
+                // path), the object by the second: two statements for a read by id.
+                let (access, tx) = rc.access_tx(production).await.gql()?;
                 if kind != Kind::Punch {
                     // A punch is checked against its crew member's time in `load_punch`.
-                    access
-                        .require(access.can_read_records(), "read the production's records")
-                        .gql()?;
+                    if let Err(e) =
+                        access.require(access.can_read_records(), "read the production's records")
+                    {
+                        tx.rollback().await.gql()?;
+                        return Err(e).gql();
+                    }
                 }
                 Ok(Some(match kind {
-                    Kind::Department => Node::Department(load_department(rc, &access, id).await?),
+                    Kind::Department => {
+                        let found = tx.departments_by_ids(&[id]).await.gql()?;
+                        tx.commit().await.gql()?;
+                        let department = found
+                            .into_iter()
+                            .next()
+                            .ok_or(Error::NotFound("department"))
+                            .gql()?;
+                        rc.loaders
+                            .departments
+                            .feed_one((production, id), department.clone())
+                            .await;
+                        Node::Department(Department(department))
+                    }
                     Kind::CrewMember => {
-                        Node::CrewMember(super::crew::load_crew(rc, &access, id).await?)
+                        let found = tx.crew_member_with_department(id).await.gql()?;
+                        tx.commit().await.gql()?;
+                        let (crew, department) =
+                            found.ok_or(Error::NotFound("crew member")).gql()?;
+                        // Its department is usually asked for too: the loader has it already.
+                        rc.loaders
+                            .departments
+                            .feed_one((production, department.id), department)
+                            .await;
+                        rc.loaders
+                            .crew
+                            .feed_one((production, id), crew.clone())
+                            .await;
+                        Node::CrewMember(CrewMember { access, crew })
                     }
                     Kind::CallSheet => {
-                        Node::CallSheet(super::callsheet::load(rc, &access, id).await?)
+                        let sheet = tx.call_sheet(id).await.gql()?;
+                        tx.commit().await.gql()?;
+                        Node::CallSheet(
+                            sheet
+                                .map(|s| CallSheet(access.clone(), s))
+                                .ok_or(Error::NotFound("call sheet"))
+                                .gql()?,
+                        )
                     }
-                    Kind::Punch => Node::Punch(super::time::load_punch(rc, &access, id).await?),
+                    Kind::Punch => Node::Punch(super::time::load_punch(tx, &access, id).await?),
                 }))
             }
             GlobalId::User(_) | GlobalId::ApiToken { .. } => Err(Error::NotFound("node")).gql(),

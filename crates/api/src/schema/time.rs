@@ -10,6 +10,7 @@ use crewtime_domain::time::{
 };
 use crewtime_domain::Error;
 use crewtime_persistence::punches::{CrewFilter, NewPunch, PunchCorrection, WorkDayRecord};
+use crewtime_persistence::week::{WeekCrew, WeekRead};
 use crewtime_persistence::IdempotencyKey;
 use crewtime_realtime::{Event, EventKind};
 use rust_decimal::Decimal;
@@ -353,12 +354,12 @@ pub(crate) fn with_ordinals(mut records: Vec<WorkDayRecord>) -> Vec<(WorkDayReco
         .collect()
 }
 
+/// A punch by id, read in `tx` (which this commits).
 pub(crate) async fn load_punch(
-    rc: &RequestCtx,
+    tx: crewtime_persistence::TenantTx,
     access: &Access,
     id: Uuid,
 ) -> async_graphql::Result<Punch> {
-    let tx = rc.tx(access).await.gql()?;
     let punch = tx.punch(id).await.gql()?;
     let punch = match punch {
         Some(p) => p,
@@ -395,65 +396,29 @@ pub(crate) async fn timecard_page(
         "departmentId",
         department_id.as_ref().map(|i| i.as_str()),
     )?;
-    let tx = rc.tx(access).await.gql()?;
-    let settings = tx.settings().await.gql()?;
-    check_week_ending(week_ending, settings.work_week_ends).gql()?;
     let status = status.map(|s| s.as_str());
     let from = week_ending - Duration::days(6);
-    let rows = tx
-        .crew_with_days(
+    // One statement reads the settings, the page of crew (filtered by the caller's scope), their
+    // days and punches, departments, the week's published call sheets and the timecard states;
+    // they are fed to the request's loaders, so the nested resolvers run no SQL at all.
+    let tx = rc.tx(access).await.gql()?;
+    let week = tx
+        .week(
             from,
             week_ending,
-            &CrewFilter {
+            WeekCrew::Page(CrewFilter {
                 scope: &access.crew_scope(),
                 department,
                 status,
                 after,
                 limit: limit + 1,
-            },
+            }),
         )
         .await
         .gql()?;
-    // Read the page's days, departments and call sheets here, in this transaction, and feed
-    // them to the request's loaders: the nested resolvers then run no SQL at all.
-    let production = access.production().id;
-    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
-    let days = tx.work_days(&ids, from, week_ending).await.gql()?;
-    let mut dept_ids: Vec<Uuid> = rows.iter().map(|c| c.department_id).collect();
-    dept_ids.sort();
-    dept_ids.dedup();
-    let departments = tx.departments_by_ids(&dept_ids).await.gql()?;
-    let dates: Vec<NaiveDate> = (0..7).map(|i| from + Duration::days(i)).collect();
-    let sheets = tx.published_call_sheets(&dates).await.gql()?;
-    let cards = tx.timecards_of(&ids, week_ending).await.gql()?;
     tx.commit().await.gql()?;
-    rc.loaders
-        .cards
-        .feed_many(
-            cards
-                .into_iter()
-                .map(|c| ((production, c.crew_member_id, week_ending), c)),
-        )
-        .await;
-    let mut by_crew: std::collections::HashMap<DaysKey, Vec<WorkDayRecord>> = ids
-        .iter()
-        .map(|id| ((production, *id, from, week_ending), Vec::new()))
-        .collect();
-    for d in days {
-        by_crew
-            .entry((production, d.crew_member_id, from, week_ending))
-            .or_default()
-            .push(d);
-    }
-    rc.loaders.days.feed_many(by_crew).await;
-    rc.loaders
-        .departments
-        .feed_many(departments.into_iter().map(|d| ((production, d.id), d)))
-        .await;
-    rc.loaders
-        .sheets
-        .feed_many(published_by_date(production, &dates, sheets))
-        .await;
+    check_week_ending(week_ending, week.settings.work_week_ends).gql()?;
+    let rows = feed_week(rc, access, from, week_ending, week).await;
     Ok(page(
         rows,
         limit,
@@ -465,6 +430,55 @@ pub(crate) async fn timecard_page(
             week_ending,
         },
     ))
+}
+
+/// Feeds a week read in one statement to the request's loaders; returns its crew.
+async fn feed_week(
+    rc: &RequestCtx,
+    access: &Access,
+    from: NaiveDate,
+    week_ending: NaiveDate,
+    week: WeekRead,
+) -> Vec<DomainCrew> {
+    let production = access.production().id;
+    rc.loaders
+        .cards
+        .feed_many(
+            week.cards
+                .into_iter()
+                .map(|c| ((production, c.crew_member_id, week_ending), c)),
+        )
+        .await;
+    let mut by_crew: std::collections::HashMap<DaysKey, Vec<WorkDayRecord>> = week
+        .crew
+        .iter()
+        .map(|c| ((production, c.id, from, week_ending), Vec::new()))
+        .collect();
+    for d in week.days {
+        by_crew
+            .entry((production, d.crew_member_id, from, week_ending))
+            .or_default()
+            .push(d);
+    }
+    rc.loaders.days.feed_many(by_crew).await;
+    rc.loaders
+        .departments
+        .feed_many(
+            week.departments
+                .into_iter()
+                .map(|d| ((production, d.id), d)),
+        )
+        .await;
+    let dates: Vec<NaiveDate> = (0..7).map(|i| from + Duration::days(i)).collect();
+    rc.loaders
+        .sheets
+        .feed_many(published_by_date(production, &dates, week.sheets))
+        .await;
+    rc.loaders
+        .crew
+        .feed_many(week.crew.iter().map(|c| ((production, c.id), c.clone())))
+        .await;
+    week.crew
 }
 
 /// The crew member a client names, when the caller may read their time.
@@ -523,15 +537,28 @@ impl TimeQuery {
     ) -> async_graphql::Result<Timecard> {
         let rc = RequestCtx::get(ctx);
         check_date("weekEnding", week_ending).gql()?;
-        let member = crew_whose_time(rc, &crew_member_id).await?;
-        let access = member.access;
-        let tx = rc.tx(&access).await.gql()?;
-        let settings = tx.settings().await.gql()?;
+        let (production, id) =
+            GlobalId::of(Kind::CrewMember, "crewMemberId", &crew_member_id).gql()?;
+        // Membership and search path in one statement, then the whole week in one more; the
+        // checks are those of `crew_whose_time` and the week ending, in the same order.
+        let (access, tx) = rc.access_tx(production).await.gql()?;
+        let from = week_ending - Duration::days(6);
+        let week = tx.week(from, week_ending, WeekCrew::One(id)).await.gql()?;
         tx.commit().await.gql()?;
-        check_week_ending(week_ending, settings.work_week_ends).gql()?;
+        let crew = week
+            .crew
+            .first()
+            .cloned()
+            .ok_or(Error::NotFound("crew member"))
+            .gql()?;
+        access
+            .require(access.can_read_time(&crew), "see this crew member's time")
+            .gql()?;
+        check_week_ending(week_ending, week.settings.work_week_ends).gql()?;
+        feed_week(rc, &access, from, week_ending, week).await;
         Ok(Timecard {
             access,
-            crew: member.crew,
+            crew,
             week_ending,
         })
     }
