@@ -133,17 +133,25 @@ impl Report {
         );
     }
 
-    pub fn mix(&mut self, m: &Mix, hits: f64, misses: f64) {
+    pub fn mix(&mut self, label: &str, m: &Mix, hits: f64, misses: f64, caches: Value) {
         self.rows.push((
-            format!("{} clients, 90% reads", m.clients),
+            format!("{} clients, {label}", m.clients),
             "crewtime".into(),
             m.stats.clone(),
         ));
-        self.json.insert(
-            "mix".into(),
-            json!({ "clients": m.clients, "requests_by_kind": m.by_kind,
-                    "cache_hits": hits, "cache_misses": misses }),
-        );
+        let entry = self
+            .json
+            .entry("mix")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .map(|o| {
+                o.insert(
+                    label.to_owned(),
+                    json!({ "clients": m.clients, "requests_by_kind": m.by_kind,
+                            "cache_hits": hits, "cache_misses": misses, "caches": caches }),
+                );
+            });
+        let _ = entry;
     }
 
     pub fn memory(&mut self, m: &Memory) {
@@ -195,6 +203,25 @@ impl Report {
                 "fan-out: {} subscribers over 2 nodes, {} punches: last subscriber p50 {} ms, p99 {} ms; every delivery p99 {} ms; dropped {}",
                 f["subscribers"], f["punches"], f["last_p50_ms"], f["last_p99_ms"], f["all_p99_ms"], f["dropped"]
             );
+        }
+        if let Some(Value::Object(mixes)) = self.json.get("mix") {
+            for (label, m) in mixes {
+                let caches = m["caches"]
+                    .as_object()
+                    .map(|c| {
+                        c.iter()
+                            .map(|(k, v)| {
+                                format!("{k} {:.3}", v["hit_rate"].as_f64().unwrap_or(0.0))
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "read-model cache, {label}: {} hits, {} misses ({caches}); requests {}",
+                    m["cache_hits"], m["cache_misses"], m["requests_by_kind"]
+                );
+            }
         }
         if let Some(m) = self.json.get("memory") {
             println!(

@@ -514,6 +514,7 @@ pub async fn mix(
     writers: Arc<Vec<Crew>>,
     week: NaiveDate,
     punch_from: NaiveDate,
+    write_share: f64,
 ) -> Result<Mix> {
     let counts: Arc<std::sync::Mutex<HashMap<&'static str, u64>>> = Arc::default();
     let next: Arc<Vec<AtomicU64>> = Arc::new((0..clients).map(|_| AtomicU64::new(0)).collect());
@@ -542,6 +543,12 @@ pub async fn mix(
                 let dept = &p.depts[rng.gen_range(0..p.depts.len())];
                 let crew = &dept.crew[rng.gen_range(0..dept.crew.len())];
                 let day = week - Days::days(rng.gen_range(1..=5));
+                // Reads keep their shares of the rest whatever the write share.
+                let r = if r < write_share {
+                    r * 0.10 / write_share
+                } else {
+                    0.10 + (r - write_share) * 0.90 / (1.0 - write_share)
+                };
                 let kind = if r < 0.10 {
                     let w = &writers[c % writers.len()];
                     let n = next[c].fetch_add(1, Ordering::Relaxed);
@@ -635,7 +642,8 @@ pub async fn open_subscriptions(
     per: usize,
 ) -> Result<Vec<Ws>> {
     let mut tasks = tokio::task::JoinSet::new();
-    let gate = Arc::new(tokio::sync::Semaphore::new(50));
+    // A few sockets at a time: each asks for 100 snapshots at once.
+    let gate = Arc::new(tokio::sync::Semaphore::new(4));
     for c in 0..connections {
         let base = base.to_owned();
         let token = token.to_owned();

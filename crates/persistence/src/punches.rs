@@ -265,26 +265,13 @@ impl TenantTx {
 
     async fn insert_punch(&self, actor: Uuid, p: NewPunch, tz: Tz) -> Result<Punch> {
         self.lock_crew(p.crew_member_id).await?;
-        let day = if p.kind == PunchKind::Call {
-            self.day_for_date(p.crew_member_id, local_date(p.at, tz), true)
-                .await?
-        } else {
-            self.day_before(p.crew_member_id, p.at)
-                .await?
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "at",
-                        format!("{} at {} has no CALL before it", p.kind.as_str(), p.at),
-                    )
-                })?
-        };
+        let (day, neighbours) = self.day_for_punch(&p, tz).await?;
         let day_id = day.id;
         let mut times: Vec<(PunchKind, DateTime<Utc>)> =
             day.punches.iter().map(|x| (x.kind, x.at)).collect();
         times.push((p.kind, p.at));
         timeline(&times)?;
-        self.check_neighbours(p.crew_member_id, day.id, day.date, &times)
-            .await?;
+        neighbour_conflict(&neighbours, &times)?;
         let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
@@ -321,6 +308,95 @@ impl TenantTx {
         Ok(punch)
     }
 
+    /// The work day a new punch belongs to, with its punches and the calls and wraps of the
+    /// days around it, in one statement: a CALL's day is its local date (created when
+    /// missing), any other punch's the day of the latest call at or before it.
+    async fn day_for_punch(
+        &self,
+        p: &NewPunch,
+        tz: Tz,
+    ) -> Result<(
+        WorkDayRecord,
+        Vec<(NaiveDate, DateTime<Utc>, Option<DateTime<Utc>>)>,
+    )> {
+        // The same JSON shapes the week read decodes.
+        const TAIL: &str = "SELECT d.id, d.crew_member_id, d.work_date, d.day_type, d.version, \
+             COALESCE((SELECT json_agg(json_build_object('id', p.id, 'crew_member_id', p.crew_member_id, \
+               'work_day_id', p.work_day_id, 'kind', p.kind, 'at', p.at, 'version', p.version) ORDER BY p.at, p.id) \
+               FROM punches p WHERE p.work_day_id = d.id AND p.deleted_at IS NULL), '[]') AS punches, \
+             COALESCE((SELECT json_agg(json_build_object('date', n.work_date, 'call', n.call_at, 'wrap', n.wrap_at)) \
+               FROM (SELECT o.work_date, max(q.at) FILTER (WHERE q.kind = 'CALL') AS call_at, \
+                            max(q.at) FILTER (WHERE q.kind = 'WRAP') AS wrap_at \
+                     FROM work_days o JOIN punches q ON q.work_day_id = o.id AND q.deleted_at IS NULL \
+                     WHERE o.crew_member_id = d.crew_member_id AND o.id <> d.id \
+                       AND o.work_date BETWEEN d.work_date - 3 AND d.work_date + 3 \
+                     GROUP BY o.work_date) n), '[]') AS neighbours \
+             FROM d";
+        let statement = if p.kind == PunchKind::Call {
+            Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                // DO UPDATE (a no-op) rather than DO NOTHING, so the row comes back either way.
+                format!(
+                    "WITH d AS (INSERT INTO work_days (id, crew_member_id, work_date) VALUES ($1, $2, $3) \
+                     ON CONFLICT (crew_member_id, work_date) DO UPDATE SET work_date = EXCLUDED.work_date \
+                     RETURNING id, crew_member_id, work_date, day_type, version) {TAIL}"
+                ),
+                [
+                    Uuid::now_v7().into(),
+                    p.crew_member_id.into(),
+                    local_date(p.at, tz).into(),
+                ],
+            )
+        } else {
+            Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "WITH d AS (SELECT id, crew_member_id, work_date, day_type, version FROM work_days \
+                     WHERE id = (SELECT c.work_day_id FROM punches c WHERE c.crew_member_id = $1 \
+                       AND c.kind = 'CALL' AND c.deleted_at IS NULL AND c.at <= $2 ORDER BY c.at DESC LIMIT 1)) {TAIL}"
+                ),
+                [p.crew_member_id.into(), p.at.into()],
+            )
+        };
+        let Some(row) = self.conn().query_one(statement).await.map_err(db_err)? else {
+            return Err(Error::invalid(
+                "at",
+                format!("{} at {} has no CALL before it", p.kind.as_str(), p.at),
+            ));
+        };
+        let json =
+            |name: &str| -> Result<serde_json::Value> { row.try_get("", name).map_err(db_err) };
+        let punches: Vec<PunchRow> = serde_json::from_value(json("punches")?)
+            .map_err(|e| Error::internal(format!("day punches: {e}")))?;
+        #[derive(serde::Deserialize)]
+        struct Neighbour {
+            date: NaiveDate,
+            call: Option<DateTime<Utc>>,
+            wrap: Option<DateTime<Utc>>,
+        }
+        let neighbours: Vec<Neighbour> = serde_json::from_value(json("neighbours")?)
+            .map_err(|e| Error::internal(format!("neighbour days: {e}")))?;
+        let day = DayRow {
+            id: row.try_get("", "id").map_err(db_err)?,
+            crew_member_id: row.try_get("", "crew_member_id").map_err(db_err)?,
+            work_date: row.try_get("", "work_date").map_err(db_err)?,
+            day_type: row.try_get("", "day_type").map_err(db_err)?,
+            version: row.try_get("", "version").map_err(db_err)?,
+        };
+        let day = day_record(
+            day,
+            punches
+                .into_iter()
+                .map(Punch::try_from)
+                .collect::<Result<_>>()?,
+        )?;
+        let neighbours = neighbours
+            .into_iter()
+            .filter_map(|n| Some((n.date, n.call?, n.wrap)))
+            .collect();
+        Ok((day, neighbours))
+    }
+
     /// The crew member's work day on `date`, created when `create` and missing.
     async fn day_for_date(
         &self,
@@ -344,28 +420,6 @@ impl TenantTx {
             .into_iter()
             .next()
             .ok_or(Error::NotFound("work day"))
-    }
-
-    /// The work day whose call is the latest at or before `at`.
-    async fn day_before(&self, crew: Uuid, at: DateTime<Utc>) -> Result<Option<WorkDayRecord>> {
-        let row = self
-            .conn()
-            .query_one(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT d.work_date FROM work_days d JOIN punches p ON p.work_day_id = d.id \
-                 WHERE d.crew_member_id = $1 AND p.kind = 'CALL' AND p.deleted_at IS NULL AND p.at <= $2 \
-                 ORDER BY p.at DESC LIMIT 1",
-                [crew.into(), at.into()],
-            ))
-            .await
-            .map_err(db_err)?;
-        match row {
-            None => Ok(None),
-            Some(r) => {
-                let date: NaiveDate = r.try_get("", "work_date").map_err(db_err)?;
-                self.day_for_date(crew, date, false).await.map(Some)
-            }
-        }
     }
 
     pub async fn punch(&self, id: Uuid) -> Result<Option<Punch>> {
@@ -772,14 +826,9 @@ impl TenantTx {
         date: NaiveDate,
         times: &[(PunchKind, DateTime<Utc>)],
     ) -> Result<()> {
-        let Some(call) = times
-            .iter()
-            .find(|(k, _)| *k == PunchKind::Call)
-            .map(|(_, at)| *at)
-        else {
+        if !times.iter().any(|(k, _)| *k == PunchKind::Call) {
             return Ok(());
-        };
-        let last = times.iter().map(|(_, at)| *at).max().unwrap_or(call);
+        }
         let rows = self
             .conn()
             .query_all(Statement::from_sql_and_values(
@@ -804,40 +853,7 @@ impl TenantTx {
                 ));
             }
         }
-        if let Some((d, _, wrap)) = days
-            .iter()
-            .filter(|(_, c, _)| *c < call)
-            .max_by_key(|(_, c, _)| *c)
-        {
-            match wrap {
-                Some(w) if *w <= call => {}
-                Some(w) => {
-                    return Err(Error::invalid(
-                        "at",
-                        format!("the call overlaps the work day of {d}, wrapped at {w}"),
-                    ))
-                }
-                None => {
-                    return Err(Error::invalid(
-                        "at",
-                        format!("the work day of {d} has no wrap yet; record it first"),
-                    ))
-                }
-            }
-        }
-        if let Some((d, c, _)) = days
-            .iter()
-            .filter(|(_, c, _)| *c >= call)
-            .min_by_key(|(_, c, _)| *c)
-        {
-            if last >= *c {
-                return Err(Error::invalid(
-                    "at",
-                    format!("runs into the work day of {d}, called at {c}"),
-                ));
-            }
-        }
-        Ok(())
+        neighbour_conflict(&days, times)
     }
 }
 
@@ -850,4 +866,55 @@ impl TenantTx {
             None => Ok(()),
         }
     }
+}
+
+/// The neighbour rule: a call may not fall before the previous day's wrap (nor while that day
+/// is open), and the day may not run into the next day's call. `days` are the other days near
+/// it: (date, call, wrap).
+fn neighbour_conflict(
+    days: &[(NaiveDate, DateTime<Utc>, Option<DateTime<Utc>>)],
+    times: &[(PunchKind, DateTime<Utc>)],
+) -> Result<()> {
+    let Some(call) = times
+        .iter()
+        .find(|(k, _)| *k == PunchKind::Call)
+        .map(|(_, at)| *at)
+    else {
+        return Ok(());
+    };
+    let last = times.iter().map(|(_, at)| *at).max().unwrap_or(call);
+    if let Some((d, _, wrap)) = days
+        .iter()
+        .filter(|(_, c, _)| *c < call)
+        .max_by_key(|(_, c, _)| *c)
+    {
+        match wrap {
+            Some(w) if *w <= call => {}
+            Some(w) => {
+                return Err(Error::invalid(
+                    "at",
+                    format!("the call overlaps the work day of {d}, wrapped at {w}"),
+                ))
+            }
+            None => {
+                return Err(Error::invalid(
+                    "at",
+                    format!("the work day of {d} has no wrap yet; record it first"),
+                ))
+            }
+        }
+    }
+    if let Some((d, c, _)) = days
+        .iter()
+        .filter(|(_, c, _)| *c >= call)
+        .min_by_key(|(_, c, _)| *c)
+    {
+        if last >= *c {
+            return Err(Error::invalid(
+                "at",
+                format!("runs into the work day of {d}, called at {c}"),
+            ));
+        }
+    }
+    Ok(())
 }

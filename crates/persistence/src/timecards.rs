@@ -231,18 +231,21 @@ impl TenantTx {
     /// the edit (`CONFLICT`); a card in approval returns to draft, its signatures cleared, on
     /// the record.
     pub(crate) async fn touch_timecard(&self, crew: Uuid, date: NaiveDate) -> Result<()> {
-        let ends = self.settings().await?.work_week_ends;
-        let week = week_ending(date, ends);
+        // The week ending is worked out in SQL from the settings row (the same rule as
+        // `week_ending`), so touching a card is one statement.
         let row = crate::timecards::CardRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id, crew_member_id, week_ending, status, version, rejection_reason FROM timecards \
-             WHERE crew_member_id = $1 AND week_ending = $2 FOR UPDATE",
-            [crew.into(), week.into()],
+            "SELECT t.id, t.crew_member_id, t.week_ending, t.status, t.version, t.rejection_reason \
+             FROM settings s JOIN timecards t ON t.crew_member_id = $1 \
+               AND t.week_ending = $2::date + ((s.work_week_ends - extract(isodow FROM $2::date)::int + 7) % 7) \
+             WHERE s.id = 1 FOR UPDATE OF t",
+            [crew.into(), date.into()],
         ))
         .one(self.conn())
         .await
         .map_err(db_err)?;
         let Some(row) = row else { return Ok(()) };
+        let week = row.week_ending;
         let status = TimecardStatus::parse(&row.status)?;
         if status == TimecardStatus::Approved {
             return Err(Error::Conflict(format!(

@@ -244,6 +244,7 @@ impl RequestCtx {
     pub(crate) async fn access_tx(&self, production: Uuid) -> Result<(Access, TenantTx)> {
         let principal = self.principal().await?;
         let cached = self
+            .op
             .views
             .lock()
             .map_err(|_| Error::internal("views lock poisoned"))?
@@ -257,6 +258,11 @@ impl RequestCtx {
                 };
                 let (view, tx) =
                     TenantTx::begin_member(&self.store, user.user_id, production, actor).await?;
+                // Charged after the membership check, as `access` does.
+                if let Err(e) = self.charge_production(production) {
+                    tx.rollback().await?;
+                    return Err(e);
+                }
                 let view = Arc::new(view);
                 self.remember(view.clone())?;
                 Ok((Access::new(view, user.user_id), tx))
