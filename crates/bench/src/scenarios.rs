@@ -606,16 +606,42 @@ pub async fn mix(
     })
 }
 
-/// Read-model cache hits and misses so far, from a node's /metrics.
-pub async fn cache_counts(base: &str) -> Result<(f64, f64)> {
+/// Read-model cache hits and misses so far per cache, from a node's /metrics.
+pub async fn cache_counts(base: &str) -> Result<HashMap<String, (f64, f64)>> {
     let text = metrics(base).await?;
-    let all = metric_sum(&text, "crewtime_cache_requests_total", &[]);
-    let misses = metric_sum(
-        &text,
-        "crewtime_cache_requests_total",
-        &["outcome=\"miss\""],
-    );
-    Ok((all - misses, misses))
+    let mut out = HashMap::new();
+    for cache in ["timecard_pay", "work_day_totals", "hot_cost"] {
+        let label = format!("cache=\"{cache}\"");
+        let all = metric_sum(&text, "crewtime_cache_requests_total", &[&label]);
+        let misses = metric_sum(
+            &text,
+            "crewtime_cache_requests_total",
+            &[&label, "outcome=\"miss\""],
+        );
+        out.insert(cache.to_owned(), (all - misses, misses));
+    }
+    Ok(out)
+}
+
+/// Hits and misses between two readings: in all, and per cache as JSON.
+pub fn cache_delta(
+    before: &HashMap<String, (f64, f64)>,
+    after: &HashMap<String, (f64, f64)>,
+) -> (f64, f64, Value) {
+    let (mut hits, mut misses) = (0.0, 0.0);
+    let mut per = serde_json::Map::new();
+    for (cache, (h1, m1)) in after {
+        let (h0, m0) = before.get(cache).copied().unwrap_or_default();
+        let (h, m) = (h1 - h0, m1 - m0);
+        hits += h;
+        misses += m;
+        let rate = if h + m > 0.0 { h / (h + m) } else { 0.0 };
+        per.insert(
+            cache.clone(),
+            json!({ "hits": h, "misses": m, "hit_rate": rate }),
+        );
+    }
+    (hits, misses, Value::Object(per))
 }
 
 // ---------------------------------------------------------------------------------------------
