@@ -7,12 +7,13 @@ mod http;
 mod ids;
 mod limits;
 mod login_limits;
-mod pay_cache;
+mod read_cache;
 pub mod schema;
 pub mod state;
 pub mod telemetry;
 
 pub use error::ERROR_CODES;
 pub use http::routes;
+pub use read_cache::CacheSettings;
 pub use schema::{build_schema, pay_preview, sdl, spawn_outbox_relay, CrewtimeSchema};
 pub use state::{ApiConfig, AppState, Environment};

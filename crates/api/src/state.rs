@@ -41,6 +41,8 @@ pub struct ApiConfig {
     pub ws_init_timeout: Duration,
     /// How long before a meal is due `liveHours` raises MEAL_DUE_SOON.
     pub live_meal_warning_lead: Duration,
+    /// The read cache: entries per read model in memory, and Redis's TTL and timeout.
+    pub cache: crate::read_cache::CacheSettings,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -55,6 +57,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("max_batch", &self.max_batch)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_page_size", &self.max_page_size)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +81,7 @@ impl ApiConfig {
             trust_proxy: false,
             ws_init_timeout: Duration::from_secs(10),
             live_meal_warning_lead: Duration::from_secs(15 * 60),
+            cache: crate::read_cache::CacheSettings::default(),
         }
     }
 }
@@ -89,7 +93,7 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub(crate) jwt: Arc<JwtKeys>,
     pub(crate) schema: CrewtimeSchema,
-    pub(crate) pay_cache: Arc<crate::pay_cache::PayCache>,
+    pub(crate) read_cache: Arc<crate::read_cache::ReadCache>,
     pub(crate) login_limiter: Arc<crate::login_limits::LoginLimiter>,
     pub redis: Option<Arc<crewtime_realtime::RedisHealth>>,
     /// Live events: in-process, and across nodes through Redis when it is configured.
@@ -111,6 +115,10 @@ impl AppState {
             Some(r) => crewtime_realtime::Bus::with_redis(r.clone()),
             None => crewtime_realtime::Bus::local(),
         };
+        let read_cache = Arc::new(crate::read_cache::ReadCache::new(
+            &config.cache,
+            redis.clone(),
+        ));
         let login_limiter = Arc::new(crate::login_limits::LoginLimiter::new(
             config.login_max_failures_per_account,
             config.login_max_attempts_per_address,
@@ -120,7 +128,7 @@ impl AppState {
             config,
             jwt,
             schema,
-            pay_cache: Arc::default(),
+            read_cache,
             login_limiter,
             redis,
             bus,
