@@ -131,6 +131,25 @@ impl TestApp {
         body["data"].clone()
     }
 
+    /// The value of one series of `/metrics`, e.g.
+    /// `crewtime_cache_requests_total{cache="hot_cost",outcome="miss"}`; 0 while it is absent.
+    /// The recorder is process-wide, so it counts every server of the test.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .map(|v| v.trim().parse().expect("a number"))
+            .unwrap_or(0.0)
+    }
+
     /// A direct connection to this test's database, for checks the API cannot make.
     pub async fn db(&self) -> DatabaseConnection {
         Database::connect(self.database_url.as_str())
@@ -384,5 +403,79 @@ impl TestApp {
             .expect("a row")
             .try_get_by_index::<i64>(0)
             .expect("count")
+    }
+}
+
+/// A Redis server of a test's own, which it may stop, pause or restart without disturbing the
+/// shared one other tests use.
+pub struct PrivateRedis {
+    port: u16,
+    child: tokio::process::Child,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        Self {
+            port,
+            child: Self::spawn(port).await,
+        }
+    }
+
+    async fn spawn(port: u16) -> tokio::process::Child {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server runs (scripts/services.sh installs it)");
+        let started = std::time::Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        child
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (its data is gone: it keeps none on disk).
+    pub async fn stop(&mut self) {
+        self.child.kill().await.expect("redis-server stops");
+    }
+
+    /// Starts it again on the same port, empty.
+    pub async fn start_again(&mut self) {
+        self.child = Self::spawn(self.port).await;
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start_again().await;
+    }
+
+    /// Freezes (`true`, SIGSTOP) or thaws (`false`, SIGCONT) the server: it keeps its port
+    /// open but answers nothing meanwhile, like a hung Redis.
+    pub fn freeze(&self, frozen: bool) {
+        let pid = self.child.id().expect("redis-server running");
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
     }
 }

@@ -409,6 +409,7 @@ async fn metrics_endpoint(Data(state): Data<&AppState>) -> Response {
     if let Some(r) = &state.redis {
         metrics::gauge!("crewtime_redis_up").set(if r.last_known_up() { 1.0 } else { 0.0 });
     }
+    crate::read_cache::export_hit_ratios();
     Response::builder()
         .content_type("text/plain; version=0.0.4")
         .body(prometheus().render())

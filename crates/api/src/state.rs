@@ -49,6 +49,8 @@ pub struct ApiConfig {
     /// `false` only for benchmarking (`CREWTIME_PROTECTIONS=off`, refused in production): no
     /// quotas, no subscription cap, no alias check; the other limits are set very large.
     pub protections: bool,
+    /// The read cache: entries per read model in memory, and Redis's TTL and timeout.
+    pub cache: crate::read_cache::CacheSettings,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -69,6 +71,7 @@ impl std::fmt::Debug for ApiConfig {
                 &self.max_subscriptions_per_connection,
             )
             .field("protections", &self.protections)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +98,7 @@ impl ApiConfig {
             quotas: QuotaConfig::default(),
             max_subscriptions_per_connection: 100,
             protections: true,
+            cache: crate::read_cache::CacheSettings::default(),
         }
     }
 
@@ -121,7 +125,7 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub(crate) jwt: Arc<JwtKeys>,
     pub(crate) schema: CrewtimeSchema,
-    pub(crate) pay_cache: Arc<crate::pay_cache::PayCache>,
+    pub(crate) read_cache: Arc<crate::read_cache::ReadCache>,
     pub(crate) login_limiter: Arc<crate::login_limits::LoginLimiter>,
     /// The node's quota buckets; `None` with protections off.
     pub(crate) quotas: Option<Arc<Quotas>>,
@@ -145,6 +149,10 @@ impl AppState {
             Some(r) => crewtime_realtime::Bus::with_redis(r.clone()),
             None => crewtime_realtime::Bus::local(),
         };
+        let read_cache = Arc::new(crate::read_cache::ReadCache::new(
+            &config.cache,
+            redis.clone(),
+        ));
         let login_limiter = Arc::new(crate::login_limits::LoginLimiter::new(
             config.login_max_failures_per_account,
             config.login_max_attempts_per_address,
@@ -157,7 +165,7 @@ impl AppState {
             config,
             jwt,
             schema,
-            pay_cache: Arc::default(),
+            read_cache,
             login_limiter,
             quotas,
             redis,

@@ -32,7 +32,7 @@ pub struct WorkedDay {
 }
 
 /// A priced day and what priced it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PricedDay {
     pub pay: DayPay,
@@ -42,7 +42,7 @@ pub struct PricedDay {
 }
 
 /// A day on the card that has no pay (yet), and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnpricedDay {
     pub date: NaiveDate,
@@ -50,7 +50,7 @@ pub struct UnpricedDay {
 }
 
 /// A crew member's priced week.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PricedWeek {
     pub days: Vec<PricedDay>,
@@ -295,6 +295,13 @@ mod tests {
                 "not wrapped yet"
             ]
         );
+        // A priced week survives the JSON the shared read cache stores, to the last decimal
+        // place and paid second.
+        let text = serde_json::to_string(&week).unwrap();
+        let back: PricedWeek = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, week);
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        assert!(back.days[0].pay.lines.iter().any(|l| l.seconds > 0));
     }
 
     #[test]

@@ -122,14 +122,14 @@ pub enum DayStatus {
 }
 
 /// A break with its end, if it has ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Break {
     pub out: DateTime<Utc>,
     pub back: Option<DateTime<Utc>>,
 }
 
 /// One work day's punches, checked and put in order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Timeline {
     pub call: Option<DateTime<Utc>>,
     pub ndb: Option<Break>,

@@ -35,6 +35,18 @@ pub struct Settings {
     pub rules_version: i32,
 }
 
+/// What keys a production-wide read model: see [`TenantTx::read_model_versions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadModelVersions {
+    pub settings: Settings,
+    /// Number of crew members and the sum of their `time_version`s.
+    pub crew: i64,
+    pub crew_time: i64,
+    /// Number of departments and the sum of their versions.
+    pub departments: i64,
+    pub department_versions: i64,
+}
+
 #[derive(FromQueryResult, serde::Deserialize)]
 pub(crate) struct PunchRow {
     id: Uuid,
@@ -126,6 +138,41 @@ impl TenantTx {
             work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
             version: row.try_get("", "version").map_err(db_err)?,
             rules_version: row.try_get("", "rules_version").map_err(db_err)?,
+        })
+    }
+
+    /// The settings with an aggregate version of everything a production-wide read model (the
+    /// hot cost report) is computed from, in one statement. Crew members and departments are
+    /// never deleted and their versions only grow (`time_version` with any change to a crew
+    /// member's time or deal, a department's `version` with its budget), so the count and the
+    /// sum of versions change with every such write without a per-production counter that
+    /// every punch would have to update.
+    pub async fn read_model_versions(&self) -> Result<ReadModelVersions> {
+        let row = self
+            .conn()
+            .query_one(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT s.work_week_ends, s.version, s.rules_version, \
+                 c.n AS crew, c.v AS crew_time, d.n AS departments, d.v AS department_versions \
+                 FROM settings s, \
+                 (SELECT count(*) AS n, COALESCE(sum(time_version), 0)::bigint AS v FROM crew_members) c, \
+                 (SELECT count(*) AS n, COALESCE(sum(version), 0)::bigint AS v FROM departments) d \
+                 WHERE s.id = 1",
+            ))
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::internal("settings row missing"))?;
+        let ends: i16 = row.try_get("", "work_week_ends").map_err(db_err)?;
+        Ok(ReadModelVersions {
+            settings: Settings {
+                work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
+                version: row.try_get("", "version").map_err(db_err)?,
+                rules_version: row.try_get("", "rules_version").map_err(db_err)?,
+            },
+            crew: row.try_get("", "crew").map_err(db_err)?,
+            crew_time: row.try_get("", "crew_time").map_err(db_err)?,
+            departments: row.try_get("", "departments").map_err(db_err)?,
+            department_versions: row.try_get("", "department_versions").map_err(db_err)?,
         })
     }
 

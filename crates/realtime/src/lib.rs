@@ -1,5 +1,6 @@
-//! crewtime's realtime layer: the Redis connection whose health readiness and metrics report,
-//! and the event bus that tells live subscriptions a crew member's time changed.
+//! crewtime's realtime layer: the Redis connection whose health readiness and metrics report
+//! (shared with the API's read cache, which GETs and SETs through it), and the event bus that
+//! tells live subscriptions a crew member's time changed.
 //!
 //! The bus is an in-process hub (one tokio broadcast channel per production) and, when Redis is
 //! configured, a Redis pub/sub fan-out across nodes: a node delivers its own events locally at
@@ -72,6 +73,64 @@ impl RedisHealth {
         .await
         {
             Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out".into()),
+        }
+    }
+
+    /// GETs many keys in one round trip (MGET), giving up after `timeout`. Used by the API's
+    /// read cache; a missing key is `None`.
+    pub async fn get_many(
+        &self,
+        keys: &[String],
+        timeout: Duration,
+    ) -> Result<Vec<Option<Vec<u8>>>, String> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.manager.clone();
+        let mut cmd = redis::cmd("MGET");
+        for k in keys {
+            cmd.arg(k);
+        }
+        match tokio::time::timeout(timeout, cmd.query_async::<Vec<Option<Vec<u8>>>>(&mut conn))
+            .await
+        {
+            Ok(Ok(values)) if values.len() == keys.len() => Ok(values),
+            Ok(Ok(values)) => Err(format!(
+                "MGET of {} keys answered {} values",
+                keys.len(),
+                values.len()
+            )),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out".into()),
+        }
+    }
+
+    /// SETs each key with an expiry of `ttl` (whole seconds, at least 1), in one pipelined
+    /// round trip, giving up after `timeout`.
+    pub async fn set_many(
+        &self,
+        entries: &[(String, Vec<u8>)],
+        ttl: Duration,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.manager.clone();
+        let seconds = ttl.as_secs().max(1);
+        let mut pipe = redis::pipe();
+        for (k, v) in entries {
+            pipe.cmd("SET")
+                .arg(k)
+                .arg(v.as_slice())
+                .arg("EX")
+                .arg(seconds)
+                .ignore();
+        }
+        match tokio::time::timeout(timeout, pipe.query_async::<()>(&mut conn)).await {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("timed out".into()),
         }

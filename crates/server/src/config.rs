@@ -149,6 +149,13 @@ impl Config {
         if !protections {
             api = api.without_protections();
         }
+        api.cache.max_local_entries =
+            usize::try_from(positive(env, "CREWTIME_CACHE_LOCAL_ENTRIES", "100000")?)
+                .unwrap_or(usize::MAX);
+        api.cache.redis_ttl =
+            Duration::from_secs(positive(env, "CREWTIME_CACHE_REDIS_TTL_SECS", "3600")?.into());
+        api.cache.redis_timeout =
+            Duration::from_millis(positive(env, "CREWTIME_CACHE_REDIS_TIMEOUT_MS", "100")?.into());
         Ok(Self {
             database_url: database_url.to_owned(),
             redis_url,

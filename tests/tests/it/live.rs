@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use crewtime_tests::{redis_url, TestApp};
+use crewtime_tests::{redis_url, PrivateRedis, TestApp};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -512,52 +512,6 @@ async fn the_graphql_ws_npm_client_subscribes() {
         status.success(),
         "the graphql-ws client ended with {status}"
     );
-}
-
-/// A Redis server of this test's own, which it may restart without disturbing the shared one
-/// other tests use.
-struct PrivateRedis {
-    port: u16,
-    child: tokio::process::Child,
-}
-
-impl PrivateRedis {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("free port")
-            .local_addr()
-            .expect("addr")
-            .port();
-        Self {
-            port,
-            child: Self::spawn(port).await,
-        }
-    }
-
-    async fn spawn(port: u16) -> tokio::process::Child {
-        let child = tokio::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-server runs (scripts/services.sh installs it)");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(started.elapsed() < WAIT, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        child
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn restart(&mut self) {
-        self.child.kill().await.expect("redis-server stops");
-        self.child = Self::spawn(self.port).await;
-    }
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ mod api_tokens;
 mod approvals;
 mod audit;
 mod auth;
+mod cache;
 mod cli;
 mod crew;
 mod http;

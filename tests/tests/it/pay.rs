@@ -83,7 +83,9 @@ async fn a_change_to_punches_deal_or_rules_shows_up_at_once() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("crewtime_cache_requests_total{cache=\"timecard_pay\",outcome=\"hit\"}"),
+        metrics.contains(
+            "crewtime_cache_requests_total{cache=\"timecard_pay\",outcome=\"hit_local\"}"
+        ),
         "{metrics}"
     );
 

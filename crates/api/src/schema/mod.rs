@@ -39,6 +39,8 @@ use crewtime_domain::{Error, Result};
 pub(crate) use access::Access;
 pub(crate) use loaders::Loaders;
 pub use pay::preview as pay_preview;
+pub(crate) use pay::HotCost as HotCostReport;
+pub(crate) use time::WeekTimelines;
 
 pub type CrewtimeSchema = Schema<Query, Mutation, Subscription>;
 
@@ -79,7 +81,8 @@ pub(crate) struct RequestCtx {
     /// The client's address as the sign-in limits count it (see `http::client_address`).
     pub client: Option<IpAddr>,
     pub login_limiter: Arc<LoginLimiter>,
-    pub pay_cache: Arc<crate::pay_cache::PayCache>,
+    /// Read models (pay, work-day totals, hot cost) cached in memory and in Redis.
+    pub cache: Arc<crate::read_cache::ReadCache>,
     /// The request id, for the audit trail.
     pub request_id: String,
     /// This operation's state: the productions it touched and its cost.
@@ -107,7 +110,7 @@ impl RequestCtx {
             caller,
             client,
             login_limiter: state.login_limiter.clone(),
-            pay_cache: state.pay_cache.clone(),
+            cache: state.read_cache.clone(),
             request_id,
             op,
             loaders,

@@ -24,7 +24,7 @@ use super::crew::required_reason;
 use super::{Access, RequestCtx};
 use crate::error::GqlResult;
 use crate::ids::{GlobalId, Kind};
-use crate::pay_cache::PayKey;
+use crate::read_cache::{hot_cost_key, pay_key};
 
 /// Prices the week ending `week_ending` of each of `crew`, from the cache where the inputs are
 /// unchanged. One transaction; the inputs of the misses are read in five statements whatever
@@ -39,37 +39,43 @@ pub(crate) async fn price_weeks(
     let tz = production.tz()?;
     let tx = TenantTx::begin(&rc.store, production).await?;
     let settings = tx.settings().await?;
-    let key = |c: &DomainCrew| -> PayKey {
-        (
-            production.id,
+    let key = |c: &DomainCrew| {
+        pay_key(
+            production,
             c.id,
             week_ending,
             c.time_version,
             settings.rules_version,
         )
     };
+    let keys: Vec<String> = crew.iter().map(key).collect();
     let mut out = HashMap::new();
-    let mut misses: Vec<&DomainCrew> = Vec::new();
-    for c in crew {
-        match rc.pay_cache.get(&key(c)) {
+    let mut misses: Vec<(&DomainCrew, String)> = Vec::new();
+    for ((c, k), cached) in crew
+        .iter()
+        .zip(keys.iter())
+        .zip(rc.cache.pay.get_many(&keys).await)
+    {
+        match cached {
             Some(week) => {
                 out.insert(c.id, week);
             }
-            None => misses.push(c),
+            None => misses.push((c, k.clone())),
         }
     }
     if misses.is_empty() {
         tx.commit().await?;
         return Ok(out);
     }
-    let ids: Vec<Uuid> = misses.iter().map(|c| c.id).collect();
+    let ids: Vec<Uuid> = misses.iter().map(|(c, _)| c.id).collect();
     let from = week_ending - Duration::days(6);
     let days = tx.work_days(&ids, from, week_ending).await?;
     let deals = tx.deals_of(&ids).await?;
     let previous = tx.previous_wraps(&ids, from).await?;
     let rules = tx.rule_sets().await?;
     tx.commit().await?;
-    for c in misses {
+    let mut computed = Vec::with_capacity(misses.len());
+    for (c, k) in misses {
         let worked: Vec<WorkedDay> = days
             .iter()
             .filter(|d| d.crew_member_id == c.id)
@@ -92,9 +98,10 @@ pub(crate) async fn price_weeks(
             days: &worked,
             previous_wrap: previous.get(&c.id).copied(),
         })?);
-        rc.pay_cache.put(key(c), week.clone());
+        computed.push((k, week.clone()));
         out.insert(c.id, week);
     }
+    rc.cache.pay.put_many(computed).await;
     Ok(out)
 }
 
@@ -290,7 +297,7 @@ impl RuleSetVersion {
 }
 
 /// One department's line of the hot cost report.
-#[derive(SimpleObject, Clone)]
+#[derive(SimpleObject, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct HotCostLine {
     department: String,
     account_code: Option<String>,
@@ -342,7 +349,7 @@ impl HotCostLine {
     }
 }
 
-#[derive(SimpleObject)]
+#[derive(SimpleObject, serde::Serialize, serde::Deserialize)]
 pub(crate) struct HotCost {
     date: NaiveDate,
     currency: String,
@@ -593,17 +600,37 @@ impl Sums {
     }
 }
 
+/// The hot cost report for `date`, from the cache while no crew member's time or deal, rule
+/// set, budget, department or setting changed since it was computed.
 pub(crate) async fn hot_cost(
     rc: &RequestCtx,
     access: &Access,
     date: NaiveDate,
-) -> async_graphql::Result<HotCost> {
+) -> async_graphql::Result<Arc<HotCost>> {
     access
         .require(access.can_read_payroll(), "read the hot cost report")
         .gql()?;
     check_date("date", date).gql()?;
     let tx = rc.tx(access).await.gql()?;
-    let settings = tx.settings().await.gql()?;
+    let versions = tx.read_model_versions().await.gql()?;
+    tx.commit().await.gql()?;
+    let key = hot_cost_key(access.production(), date, &versions);
+    if let Some(report) = rc.cache.hot_cost.get(&key).await {
+        return Ok(report);
+    }
+    let report =
+        Arc::new(compute_hot_cost(rc, access, date, versions.settings.work_week_ends).await?);
+    rc.cache.hot_cost.put(key, report.clone()).await;
+    Ok(report)
+}
+
+async fn compute_hot_cost(
+    rc: &RequestCtx,
+    access: &Access,
+    date: NaiveDate,
+    work_week_ends: u8,
+) -> async_graphql::Result<HotCost> {
+    let tx = rc.tx(access).await.gql()?;
     let shoot_days = tx.shoot_days_until(date).await.gql()?;
     tx.commit().await.gql()?;
     // Every week from the first shoot day to `date`, priced (from the cache where unchanged).
@@ -612,7 +639,7 @@ pub(crate) async fn hot_cost(
     let mut departments = Vec::new();
     let mut weeks: Vec<NaiveDate> = shoot_days
         .iter()
-        .map(|d| week_ending_of(*d, settings.work_week_ends))
+        .map(|d| week_ending_of(*d, work_week_ends))
         .collect();
     weeks.dedup();
     for week in weeks {

@@ -214,7 +214,7 @@ impl Production {
         &self,
         ctx: &Context<'_>,
         date: chrono::NaiveDate,
-    ) -> async_graphql::Result<super::pay::HotCost> {
+    ) -> async_graphql::Result<std::sync::Arc<super::pay::HotCost>> {
         super::pay::hot_cost(RequestCtx::get(ctx), &self.0, date).await
     }
 

@@ -1,12 +1,14 @@
 //! Time capture over GraphQL: punches, work days and weekly timecards.
 
+use std::sync::Arc;
+
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crewtime_domain::crew::CrewMember as DomainCrew;
 use crewtime_domain::time::{
     check_date, check_instant, check_week_ending, local_date, timeline, DayStatus as DomainStatus,
-    DayType as DomainDayType, Punch as DomainPunch, PunchKind as DomainKind,
+    DayType as DomainDayType, Punch as DomainPunch, PunchKind as DomainKind, Timeline,
 };
 use crewtime_domain::Error;
 use crewtime_persistence::punches::{CrewFilter, NewPunch, PunchCorrection, WorkDayRecord};
@@ -22,6 +24,7 @@ use super::loaders::{published_by_date, DaysKey};
 use super::{Access, RequestCtx};
 use crate::error::GqlResult;
 use crate::ids::{decode_cursor, GlobalId, Kind};
+use crate::read_cache::totals_key;
 
 macro_rules! mirror_enum {
     ($(#[$m:meta])* $name:ident <=> $domain:ident { $($(#[$vm:meta])* $v:ident),* $(,)? }) => {
@@ -124,10 +127,16 @@ pub(crate) struct WorkDay {
     record: Option<WorkDayRecord>,
     /// The day's ordinal among the days worked that week, on a timecard.
     day_in_week: Option<i32>,
+    /// On a timecard whose days' worked time was asked for: the day's timeline from the week's
+    /// cached `WeekTimelines`.
+    cached: Option<Timeline>,
 }
 
 impl WorkDay {
-    fn timeline(&self) -> async_graphql::Result<crewtime_domain::time::Timeline> {
+    fn timeline(&self) -> async_graphql::Result<Timeline> {
+        if let Some(t) = &self.cached {
+            return Ok(t.clone());
+        }
         let punches: Vec<(DomainKind, DateTime<Utc>)> = self
             .record
             .iter()
@@ -208,6 +217,19 @@ impl WorkDay {
     }
 }
 
+/// The timelines of a crew member's week, by date: what the week's and its days' worked
+/// minutes and hours are computed from (for a day still running, at the time of the read, so
+/// the cached value never goes stale by itself). The `work_day_totals` read model, keyed by the
+/// crew member's `time_version`, which every change to their punches or day types bumps.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct WeekTimelines(Vec<(NaiveDate, Timeline)>);
+
+impl WeekTimelines {
+    fn of(&self, date: NaiveDate) -> Option<&Timeline> {
+        self.0.iter().find(|(d, _)| *d == date).map(|(_, t)| t)
+    }
+}
+
 /// A crew member's week.
 pub(crate) struct Timecard {
     access: Access,
@@ -254,6 +276,28 @@ impl Timecard {
             .gql()?
             .unwrap_or_default())
     }
+
+    /// The week's timelines, from the read cache while the crew member's time is unchanged.
+    async fn timelines(&self, ctx: &Context<'_>) -> async_graphql::Result<Arc<WeekTimelines>> {
+        let rc = RequestCtx::get(ctx);
+        let key = totals_key(
+            self.access.production(),
+            self.crew.id,
+            self.week_ending,
+            self.crew.time_version,
+        );
+        if let Some(t) = rc.cache.totals.get(&key).await {
+            return Ok(t);
+        }
+        let mut days = Vec::new();
+        for r in self.records(ctx).await? {
+            let punches: Vec<_> = r.punches.iter().map(|p| (p.kind, p.at)).collect();
+            days.push((r.date, timeline(&punches).gql()?));
+        }
+        let week = Arc::new(WeekTimelines(days));
+        rc.cache.totals.put(key, week.clone()).await;
+        Ok(week)
+    }
 }
 
 #[Object]
@@ -288,12 +332,20 @@ impl Timecard {
     /// The week's work days in date order, each with its ordinal among the days worked.
     async fn days(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkDay>> {
         let records = self.records(ctx).await?;
+        let wanted = ctx.look_ahead();
+        let timelines =
+            if wanted.field("workedMinutes").exists() || wanted.field("workedHours").exists() {
+                Some(self.timelines(ctx).await?)
+            } else {
+                None
+            };
         Ok(with_ordinals(records)
             .into_iter()
             .map(|(record, day_in_week)| WorkDay {
                 access: self.access.clone(),
                 crew: self.crew.clone(),
                 date: record.date,
+                cached: timelines.as_ref().and_then(|t| t.of(record.date)).cloned(),
                 record: Some(record),
                 day_in_week,
             })
@@ -326,11 +378,13 @@ impl Timecard {
     /// Paid hours of the week so far, to two decimal places.
     async fn worked_hours(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
         let now = Utc::now();
-        let mut minutes = 0i64;
-        for r in self.records(ctx).await? {
-            let punches: Vec<_> = r.punches.iter().map(|p| (p.kind, p.at)).collect();
-            minutes += timeline(&punches).gql()?.worked_minutes(now);
-        }
+        let minutes: i64 = self
+            .timelines(ctx)
+            .await?
+            .0
+            .iter()
+            .map(|(_, t)| t.worked_minutes(now))
+            .sum();
         Ok((Decimal::from(minutes) / Decimal::from(60)).round_dp(2))
     }
 }
@@ -525,6 +579,7 @@ impl TimeQuery {
             date,
             record,
             day_in_week: None,
+            cached: None,
         })
     }
 
@@ -775,6 +830,7 @@ impl TimeMutation {
                 access,
                 crew: member.crew,
                 day_in_week: None,
+                cached: None,
             },
         })
     }
@@ -956,6 +1012,7 @@ impl TimeMutation {
                 access,
                 crew: member.crew,
                 day_in_week: None,
+                cached: None,
             },
         })
     }

@@ -3,13 +3,13 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::num::{hours_str, money_str, mult_str};
 
 /// What a pay line pays for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LineKind {
     /// Worked time at 1x.
@@ -35,7 +35,7 @@ pub enum LineKind {
 /// One priced line. Time lines carry hours, multiplier and rate (amount = hours × rate ×
 /// multiplier, × night factor, rounded half-up to cents); flat penalty lines carry only a count
 /// and an amount.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PayLine {
     pub kind: LineKind,
@@ -49,12 +49,11 @@ pub struct PayLine {
     pub amount: Decimal,
     pub explanation: String,
     /// Exact paid seconds behind `hours` (0 for flat lines); money is computed from these.
-    #[serde(skip)]
     pub seconds: i64,
 }
 
 /// Paid hours at one multiplier, worked and top-up together.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MultiplierHours {
     pub multiplier: Decimal,
@@ -63,7 +62,7 @@ pub struct MultiplierHours {
 }
 
 /// One computed day.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DayPay {
     pub day_in_week: u8,
