@@ -38,7 +38,7 @@ pub use pay::preview as pay_preview;
 pub type CrewtimeSchema = Schema<Query, Mutation, Subscription>;
 
 pub use live::spawn_outbox_relay;
-pub(crate) use live::ConnectionExpiry;
+pub(crate) use live::{ConnectionExpiry, LiveFlights};
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(live::LiveSubscription);
@@ -82,6 +82,8 @@ pub(crate) struct RequestCtx {
     pub loaders: Arc<Loaders>,
     /// Where committed changes are announced to live subscriptions.
     pub bus: crewtime_realtime::Bus,
+    /// The node's live computations, shared by its subscriptions.
+    pub live: Arc<LiveFlights>,
 }
 
 impl RequestCtx {
@@ -105,6 +107,7 @@ impl RequestCtx {
             views,
             loaders,
             bus: state.bus.clone(),
+            live: state.live.clone(),
         }
     }
 
