@@ -6,6 +6,7 @@ mod error;
 mod http;
 mod ids;
 mod limits;
+mod live_cache;
 mod login_limits;
 mod quotas;
 mod read_cache;

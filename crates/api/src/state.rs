@@ -132,6 +132,8 @@ pub struct AppState {
     pub redis: Option<Arc<crewtime_realtime::RedisHealth>>,
     /// Live events: in-process, and across nodes through Redis when it is configured.
     pub bus: crewtime_realtime::Bus,
+    /// Live computations shared by the node's subscriptions.
+    pub(crate) live: Arc<crate::schema::LiveFlights>,
 }
 
 impl AppState {
@@ -170,6 +172,7 @@ impl AppState {
             quotas,
             redis,
             bus,
+            live: Arc::default(),
         }
     }
 }

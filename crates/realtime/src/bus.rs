@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use futures_util::StreamExt;
@@ -77,7 +77,8 @@ pub struct Bus {
 
 struct Inner {
     node: Uuid,
-    channels: Mutex<HashMap<Uuid, broadcast::Sender<BusMessage>>>,
+    /// Each message goes with the moment this node delivered it.
+    channels: Mutex<HashMap<Uuid, broadcast::Sender<(BusMessage, Instant)>>>,
     redis: Option<Arc<RedisHealth>>,
     subscriber_up: AtomicBool,
 }
@@ -86,18 +87,26 @@ struct Inner {
 /// `Resync` (a `while let Ok(..)` loop would end the subscription on lag; skipping the error
 /// would lose events silently).
 pub struct LiveReceiver {
-    rx: broadcast::Receiver<BusMessage>,
+    rx: broadcast::Receiver<(BusMessage, Instant)>,
 }
 
 impl LiveReceiver {
     pub async fn recv(&mut self) -> BusMessage {
+        self.recv_stamped().await.0
+    }
+
+    /// The next message and when this node delivered it: a read of the database that begins
+    /// after that moment sees the change the message announces (it was committed before it was
+    /// published), so subscribers of one node can share such a read.
+    pub async fn recv_stamped(&mut self) -> (BusMessage, Instant) {
         loop {
             match self.rx.recv().await {
                 Ok(m) => return m,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     metrics::counter!("crewtime_live_lagged_total").increment(1);
                     tracing::debug!(missed = n, "live subscriber lagged; resyncing");
-                    return BusMessage::Resync;
+                    // Every missed message was delivered before now.
+                    return (BusMessage::Resync, Instant::now());
                 }
                 // The hub keeps every sender for the node's lifetime, so this cannot happen; if
                 // it ever did, waiting forever is better than ending the subscription.
@@ -133,7 +142,7 @@ impl Bus {
         }
     }
 
-    fn sender(&self, production: Uuid) -> broadcast::Sender<BusMessage> {
+    fn sender(&self, production: Uuid) -> broadcast::Sender<(BusMessage, Instant)> {
         let mut map = self
             .inner
             .channels
@@ -152,7 +161,7 @@ impl Bus {
 
     fn deliver(&self, message: BusMessage, production: Uuid) {
         // No receivers is not an error: nobody is watching this production here.
-        let _ = self.sender(production).send(message);
+        let _ = self.sender(production).send((message, Instant::now()));
     }
 
     fn resync_all(&self) {
@@ -165,7 +174,7 @@ impl Bus {
             .cloned()
             .collect();
         for s in senders {
-            let _ = s.send(BusMessage::Resync);
+            let _ = s.send((BusMessage::Resync, Instant::now()));
         }
     }
 

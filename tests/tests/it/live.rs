@@ -703,3 +703,300 @@ async fn an_event_left_in_the_outbox_by_a_dead_node_is_still_delivered() {
     assert_eq!(change["crew"][0]["version"], version + 1, "{change}");
     assert_eq!(app.count_in_production(outbox).await, 0);
 }
+
+/// Who holds a socket in the fan-out test, and what they may see.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Viewer {
+    /// The production's admin: everyone, with pay.
+    Admin,
+    /// The department's head (rates hidden from heads): everyone, never pay.
+    Head,
+    /// Ann herself: only Ann, with her pay.
+    Ann,
+    /// Bob himself: only Bob, with his pay.
+    Bob,
+}
+
+/// One socket of the fan-out test and the subscriptions it carries.
+struct Socket {
+    client: Client,
+    viewer: Viewer,
+    subscriptions: usize,
+}
+
+impl Client {
+    /// The next subscription payload with the subscription's id, skipping keep-alives.
+    async fn live_with_id(&mut self) -> (String, Value) {
+        loop {
+            let m = self.next().await.expect("an open socket");
+            match m["type"].as_str() {
+                Some("next") | Some("data") => {
+                    let p = &m["payload"];
+                    assert!(p.get("errors").is_none(), "unexpected errors: {m}");
+                    let id = m["id"].as_str().expect("id").to_owned();
+                    return (id, p["data"]["liveHours"].clone());
+                }
+                Some("ka") | Some("ping") | Some("pong") => continue,
+                _ => panic!("unexpected message {m}"),
+            }
+        }
+    }
+}
+
+impl Socket {
+    async fn open(
+        app: &TestApp,
+        token: &str,
+        viewer: Viewer,
+        subscriptions: usize,
+        variables: &Value,
+    ) -> Self {
+        let mut client = Client::connect(app, "graphql-transport-ws").await;
+        client.init(Some(token)).await.expect("ack");
+        for i in 0..subscriptions {
+            client.subscribe(&i.to_string(), variables.clone()).await;
+        }
+        Self {
+            client,
+            viewer,
+            subscriptions,
+        }
+    }
+
+    /// One message on each subscription; each is checked by `check` and timed from `since`.
+    async fn one_each(&mut self, since: Instant, check: impl Fn(Viewer, &Value)) -> Vec<Duration> {
+        let mut seen = std::collections::HashSet::new();
+        let mut times = Vec::new();
+        while seen.len() < self.subscriptions {
+            let (id, m) = self.client.live_with_id().await;
+            times.push(since.elapsed());
+            assert!(seen.insert(id.clone()), "{id} got two messages: {m}");
+            check(self.viewer, &m);
+        }
+        times
+    }
+}
+
+/// What `viewer` may see of a crew state: only whom they may read, pay only if they may see it.
+fn check_visible(viewer: Viewer, state: &Value, ann: &str, bob: &str) {
+    let who = state["crewMemberId"].as_str().expect("crew member id");
+    match viewer {
+        Viewer::Ann => assert_eq!(who, ann, "Ann sees only herself: {state}"),
+        Viewer::Bob => assert_eq!(who, bob, "Bob sees only himself: {state}"),
+        Viewer::Admin | Viewer::Head => assert!(who == ann || who == bob, "{state}"),
+    }
+    let pay = &state["paySoFar"];
+    if viewer == Viewer::Head {
+        assert!(
+            pay.is_null(),
+            "a head without pay rights sees no pay: {state}"
+        );
+    } else {
+        assert!(pay.is_string(), "{viewer:?} sees pay: {state}");
+    }
+}
+
+/// Changes `crew`'s time once (a day type on the next day: the same statements every time) and
+/// waits for the change on every subscription of `sockets` whose viewer `gets` it. Returns the
+/// statements each node ran meanwhile and when each message arrived.
+async fn fan_out(
+    (a, b): (&TestApp, &TestApp),
+    token: &str,
+    crew: &str,
+    day_type: &str,
+    sockets: &mut [Socket],
+    gets: impl Fn(Viewer) -> bool,
+    check: &dyn Fn(Viewer, &Value),
+) -> (u64, u64, Vec<Duration>) {
+    let set_day = "mutation($c: ID!, $t: DayType!) { setDayType(input: {crewMemberId: $c, date: \"2026-03-03\", dayType: $t}) { workDay { version } } }";
+    let before = (a.store().statement_count(), b.store().statement_count());
+    let sent = Instant::now();
+    let readers = futures_util::future::join_all(
+        sockets
+            .iter_mut()
+            .filter(|s| gets(s.viewer))
+            .map(|s| s.one_each(sent, check)),
+    );
+    let (_, times) = tokio::join!(
+        a.gql_ok(Some(token), set_day, json!({ "c": crew, "t": day_type })),
+        readers
+    );
+    let mut times: Vec<Duration> = times.into_iter().flatten().collect();
+    times.sort();
+    (
+        a.store().statement_count() - before.0,
+        b.store().statement_count() - before.1,
+        times,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_subscribers_on_two_nodes_share_one_computation_per_event() {
+    assert!(
+        redis_url().is_some(),
+        "this test needs Redis (CREWTIME_TEST_REDIS_URL; scripts/services.sh provides it)"
+    );
+    // 200 subscribers by default; CREWTIME_TEST_LIVE_SUBSCRIBERS=1000 measures the fan-out
+    // figure quoted in docs/OPERATIONS.md.
+    let total: usize = std::env::var("CREWTIME_TEST_LIVE_SUBSCRIBERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200);
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_on(a.database_url.clone(), |_| {}).await;
+    let nodes = (&a, &b);
+    let (token, production, dept) = setup(&a).await;
+    let (ann, ann_token) = a.crew_with_account(&token, &dept, "Ann").await;
+    let (bob, bob_token) = a.crew_with_account(&token, &dept, "Bob").await;
+    let head = a
+        .member(&token, &production, "DEPARTMENT_HEAD", Some(&dept))
+        .await;
+    // Whole days, so the pay so far is settled.
+    for crew in [&ann, &bob] {
+        for (kind, at) in [
+            ("CALL", "2026-03-02T07:00:00-08:00"),
+            ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
+            ("MEAL_IN", "2026-03-02T13:30:00-08:00"),
+            ("WRAP", "2026-03-02T19:30:00-08:00"),
+        ] {
+            let body = a.punch(&token, crew, kind, at).await;
+            assert!(body.get("errors").is_none(), "{body}");
+        }
+    }
+    let variables = json!({ "p": production, "d": "2026-03-02", "dep": dept });
+    let snapshot = |viewer: Viewer, m: &Value| {
+        assert_eq!(m["kind"], "SNAPSHOT", "{m}");
+        let crew = m["crew"].as_array().expect("crew");
+        let expected = match viewer {
+            Viewer::Admin | Viewer::Head => 2,
+            Viewer::Ann | Viewer::Bob => 1,
+        };
+        assert_eq!(crew.len(), expected, "{viewer:?}: {m}");
+        for s in crew {
+            check_visible(viewer, s, &ann, &bob);
+        }
+    };
+    let change_of = |who: &str| {
+        let (who, ann, bob) = (who.to_owned(), ann.clone(), bob.clone());
+        move |viewer: Viewer, m: &Value| {
+            assert_eq!(m["kind"], "CHANGE", "{m}");
+            let crew = m["crew"].as_array().expect("crew");
+            assert_eq!(crew.len(), 1, "{m}");
+            assert_eq!(crew[0]["crewMemberId"], who.as_str(), "{viewer:?}: {m}");
+            check_visible(viewer, &crew[0], &ann, &bob);
+        }
+    };
+    // A first change of each, before anyone watches (the next day's row exists from now on).
+    for crew in [&ann, &bob] {
+        a.gql_ok(
+            Some(&token),
+            "mutation($c: ID!) { setDayType(input: {crewMemberId: $c, date: \"2026-03-03\", dayType: HOLD}) { workDay { version } } }",
+            json!({ "c": crew }),
+        )
+        .await;
+    }
+
+    // One subscriber per node: what one event costs each node.
+    let mut sockets = Vec::new();
+    for node in [&a, &b] {
+        sockets.push(Socket::open(node, &token, Viewer::Admin, 1, &variables).await);
+    }
+    for s in &mut sockets {
+        s.one_each(Instant::now(), &snapshot).await;
+    }
+    let (a1, b1, _) = fan_out(
+        nodes,
+        &token,
+        &ann,
+        "TRAVEL",
+        &mut sockets,
+        |_| true,
+        &change_of(&ann),
+    )
+    .await;
+
+    // Then `total` subscribers over the two nodes, in sockets of at most 50.
+    let per_viewer = (total / 8).max(1);
+    let mut opened = Vec::new();
+    for node in [&a, &b] {
+        for (viewer, who) in [
+            (Viewer::Admin, &token),
+            (Viewer::Head, &head),
+            (Viewer::Ann, &ann_token),
+            (Viewer::Bob, &bob_token),
+        ] {
+            let mut left = per_viewer;
+            while left > 0 {
+                let n = left.min(50);
+                opened.push(Socket::open(node, who, viewer, n, &variables).await);
+                left -= n;
+            }
+        }
+    }
+    futures_util::future::join_all(
+        opened
+            .iter_mut()
+            .map(|s| s.one_each(Instant::now(), &snapshot)),
+    )
+    .await;
+    sockets.extend(opened);
+    let subscribers: usize = sockets.iter().map(|s| s.subscriptions).sum();
+
+    // Ann's change reaches everyone who may read her (and not Bob), each filtered for them.
+    let (a2, b2, times) = fan_out(
+        nodes,
+        &token,
+        &ann,
+        "HOLD",
+        &mut sockets,
+        |v| v != Viewer::Bob,
+        &change_of(&ann),
+    )
+    .await;
+    println!(
+        "one change, {} of {subscribers} subscribers over 2 nodes receive it: first {:?}, median {:?}, last {:?}; \
+         statements on the writing node {a1} with 1 subscriber, {a2} with all; on the other node {b1} with 1, {b2} with all",
+        times.len(),
+        times[0],
+        times[times.len() / 2],
+        times[times.len() - 1],
+    );
+    assert_eq!(
+        times.len(),
+        subscribers - per_viewer * 2,
+        "every subscriber who may read Ann got her change"
+    );
+    assert_eq!(
+        b2, b1,
+        "statements per event on a node do not grow with its subscribers"
+    );
+    assert_eq!(
+        a2, a1,
+        "statements per event on a node do not grow with its subscribers"
+    );
+
+    // Bob's subscribers never got Ann's change: their next message is Bob's own.
+    let (_, b3, _) = fan_out(
+        nodes,
+        &token,
+        &bob,
+        "TRAVEL",
+        &mut sockets,
+        |v| v != Viewer::Ann,
+        &change_of(&bob),
+    )
+    .await;
+    assert_eq!(b3, b1);
+    // And Ann's never got Bob's.
+    let (_, b4, _) = fan_out(
+        nodes,
+        &token,
+        &ann,
+        "TRAVEL",
+        &mut sockets,
+        |v| v != Viewer::Bob,
+        &change_of(&ann),
+    )
+    .await;
+    assert_eq!(b4, b1);
+}

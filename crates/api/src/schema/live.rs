@@ -3,23 +3,24 @@
 //! changes, resyncs when events may have been missed, and warnings raised by timers.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration as StdDuration;
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
 
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crewtime_domain::crew::CrewMember as DomainCrew;
 use crewtime_domain::payroll::{price_week, rules_on, WeekInputs, WorkedDay};
+use crewtime_domain::production::Production;
 use crewtime_domain::time::{
     check_date, timeline, week_ending, DayStatus as DomainStatus, PunchKind,
 };
 use crewtime_domain::{Error, Result};
 use crewtime_persistence::crew::CrewScope;
 use crewtime_persistence::punches::CrewFilter;
-use crewtime_persistence::TenantTx;
+use crewtime_persistence::{Store, TenantTx};
 use crewtime_realtime::BusMessage;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use rust_decimal::Decimal;
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::crew::department_in;
@@ -27,6 +28,7 @@ use super::time::DayStatus;
 use super::{Access, RequestCtx};
 use crate::error::GqlResult;
 use crate::ids::{GlobalId, Kind};
+use crate::live_cache::{FreshAfter, SharedFlights};
 
 /// The most crew one subscription watches.
 const MAX_ROSTER: u64 = 2_000;
@@ -107,19 +109,65 @@ pub(crate) struct LiveHoursMessage {
     warning: Option<LiveWarning>,
 }
 
-/// A state with what the timers need, which clients do not see.
+/// The warnings a crew member's state is due to raise: shared by every subscriber watching them.
+type Upcoming = Arc<[(LiveWarningKind, DateTime<Utc>)]>;
+
+/// One crew member's state as this node computed it for everyone: pay included, and the crew
+/// record each subscriber's access is checked against.
+struct SharedState {
+    crew: DomainCrew,
+    state: LiveCrewState,
+    upcoming: Upcoming,
+}
+
+/// A computation shared by the subscriptions of a node.
+pub(crate) struct LiveComputation {
+    crew: Vec<SharedState>,
+    /// The roster reached `MAX_ROSTER`: a caller who sees only some crew may miss some of
+    /// theirs in it, and reads their own instead.
+    truncated: bool,
+}
+
+/// What a shared computation is of.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum LiveKey {
+    /// One crew member's state on a date.
+    Crew {
+        production: Uuid,
+        date: NaiveDate,
+        crew: Uuid,
+    },
+    /// Everyone watched on a date (optionally in one department), as the office sees them.
+    Roster {
+        production: Uuid,
+        date: NaiveDate,
+        department: Option<Uuid>,
+    },
+}
+
+/// The node's shared live computations (see `crate::live_cache`).
+pub(crate) type LiveFlights = SharedFlights<LiveKey, LiveComputation>;
+
+/// A state as one subscriber sees it, with what its timers need.
 struct Computed {
     id: Uuid,
     state: LiveCrewState,
-    upcoming: Vec<(LiveWarningKind, DateTime<Utc>)>,
+    upcoming: Upcoming,
 }
 
-/// What one subscription watches.
-#[derive(Clone)]
+/// What a subscription knows of a crew member it watches.
+struct Watched {
+    version: i32,
+    upcoming: Upcoming,
+}
+
+/// What one subscription watches, and what it reads with.
 struct Watch {
     access: Access,
     date: NaiveDate,
     department: Option<Uuid>,
+    store: Store,
+    flights: Arc<LiveFlights>,
     meal_warning_lead: Duration,
 }
 
@@ -138,7 +186,7 @@ impl LiveSubscription {
         date: NaiveDate,
         department_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LiveHoursMessage>>> {
-        let rc = RequestCtx::get(ctx).clone();
+        let rc = RequestCtx::get(ctx);
         let expiry = ctx
             .data_opt::<ConnectionExpiry>()
             .copied()
@@ -161,7 +209,7 @@ impl LiveSubscription {
             let own = if departments.contains(&d) {
                 true
             } else {
-                !roster(&rc, &access, date, Some(d)).await.gql()?.is_empty()
+                !roster(rc, &access, date, Some(d)).await.gql()?.is_empty()
             };
             if !own {
                 return Err(Error::Forbidden(
@@ -174,157 +222,292 @@ impl LiveSubscription {
             access,
             date,
             department,
+            store: rc.store.clone(),
+            flights: rc.live.clone(),
             meal_warning_lead: Duration::from_std(rc.config.live_meal_warning_lead)
                 .unwrap_or(Duration::minutes(15)),
         };
         // Subscribe before reading the snapshot: a change committed in between is then both in
         // the snapshot and delivered as an event, never in neither.
         let receiver = rc.bus.subscribe(production);
-        let snapshot = load(&rc, &watch, None).await.gql()?;
-        let (tx, rx) = mpsc::channel(32);
-        tokio::spawn(run(rc, watch, expiry, receiver, snapshot, tx));
-        Ok(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|m| (m, rx))
-        }))
+        let snapshot = watch.everyone(Instant::now()).await.gql()?;
+        let mut live = Live {
+            watch,
+            expiry: expiry.0,
+            receiver,
+            started: Utc::now(),
+            watched: HashMap::new(),
+            fired: HashSet::new(),
+            ended: false,
+            _counted: Counted::new(),
+        };
+        live.remember(&snapshot);
+        let first = message(LiveHoursKind::Snapshot, &snapshot, None);
+        // The subscription is this stream and nothing else (no task, no channel): it reads
+        // only when the socket takes its next message, and dropping it (the client went away
+        // or stopped the subscription) ends it.
+        let rest = futures_util::stream::unfold(live, |mut live| async move {
+            if live.ended {
+                return None;
+            }
+            let next = live.next().await;
+            Some((next, live))
+        });
+        Ok(futures_util::stream::once(async move { Ok(first) }).chain(rest))
     }
 }
 
-type Out = mpsc::Sender<async_graphql::Result<LiveHoursMessage>>;
+/// Counts an open subscription in the gauge while it lives.
+struct Counted;
 
-/// One subscription's loop: forwards changes, resyncs, fires warnings, ends when the client
-/// goes away or the credential expires.
-async fn run(
-    rc: RequestCtx,
-    watch: Watch,
-    expiry: ConnectionExpiry,
-    mut receiver: crewtime_realtime::LiveReceiver,
-    snapshot: Vec<Computed>,
-    out: Out,
-) {
-    metrics::gauge!("crewtime_live_subscriptions").increment(1.0);
-    let started = Utc::now();
-    let mut versions: HashMap<Uuid, i32> = HashMap::new();
-    let mut upcoming: HashMap<Uuid, Vec<(LiveWarningKind, DateTime<Utc>)>> = HashMap::new();
-    // Never the same warning twice for the same moment, whatever reloads happen.
-    let mut fired: HashSet<(Uuid, LiveWarningKind, DateTime<Utc>)> = HashSet::new();
-    let remember = |computed: &[Computed],
-                    versions: &mut HashMap<Uuid, i32>,
-                    upcoming: &mut HashMap<Uuid, Vec<_>>| {
-        for c in computed {
-            versions.insert(c.id, c.state.version);
-            upcoming.insert(c.id, c.upcoming.clone());
-        }
-    };
-    remember(&snapshot, &mut versions, &mut upcoming);
-    if send(&out, LiveHoursKind::Snapshot, &snapshot, None)
-        .await
-        .is_err()
-    {
-        metrics::gauge!("crewtime_live_subscriptions").decrement(1.0);
-        return;
+impl Counted {
+    fn new() -> Self {
+        metrics::gauge!("crewtime_live_subscriptions").increment(1.0);
+        Self
     }
-    loop {
-        let next_warning = upcoming
-            .iter()
-            .flat_map(|(id, list)| list.iter().map(move |(k, at)| (*id, *k, *at)))
-            .filter(|(id, k, at)| *at >= started && !fired.contains(&(*id, *k, *at)))
-            .min_by_key(|(_, _, at)| *at);
-        let warning_in = next_warning
-            .map(|(_, _, at)| (at - Utc::now()).to_std().unwrap_or(StdDuration::ZERO))
-            .unwrap_or(StdDuration::from_secs(3600));
-        let expires_in = expiry
-            .0
-            .map(|at| (at - Utc::now()).to_std().unwrap_or(StdDuration::ZERO))
-            .unwrap_or(StdDuration::from_secs(86_400));
-        let result = tokio::select! {
-            _ = out.closed() => break,
-            _ = tokio::time::sleep(expires_in) => {
-                let _ = out
-                    .send(Err(async_graphql::ErrorExtensions::extend_with(
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        metrics::gauge!("crewtime_live_subscriptions").decrement(1.0);
+    }
+}
+
+/// One subscription after its snapshot: forwards changes, resyncs, fires warnings, ends when
+/// the credential expires or a read fails.
+struct Live {
+    watch: Watch,
+    expiry: Option<DateTime<Utc>>,
+    receiver: crewtime_realtime::LiveReceiver,
+    /// Warnings about moments before the subscription began are not raised.
+    started: DateTime<Utc>,
+    watched: HashMap<Uuid, Watched>,
+    /// Never the same warning twice for the same moment, whatever reloads happen.
+    fired: HashSet<(Uuid, LiveWarningKind, DateTime<Utc>)>,
+    ended: bool,
+    _counted: Counted,
+}
+
+impl Live {
+    fn remember(&mut self, computed: &[Computed]) {
+        for c in computed {
+            self.watched.insert(
+                c.id,
+                Watched {
+                    version: c.state.version,
+                    upcoming: c.upcoming.clone(),
+                },
+            );
+        }
+    }
+
+    /// The next message: waits for a change, a resync or a warning; the credential's expiry
+    /// or a failed read ends the subscription with an error.
+    async fn next(&mut self) -> async_graphql::Result<LiveHoursMessage> {
+        let result = self.next_message().await;
+        if result.is_err() {
+            self.ended = true;
+        }
+        result
+    }
+
+    async fn next_message(&mut self) -> async_graphql::Result<LiveHoursMessage> {
+        loop {
+            let next_warning = self
+                .watched
+                .iter()
+                .flat_map(|(id, w)| w.upcoming.iter().map(move |(k, at)| (*id, *k, *at)))
+                .filter(|(id, k, at)| *at >= self.started && !self.fired.contains(&(*id, *k, *at)))
+                .min_by_key(|(_, _, at)| *at);
+            let warning_in = next_warning
+                .map(|(_, _, at)| (at - Utc::now()).to_std().unwrap_or(StdDuration::ZERO))
+                .unwrap_or(StdDuration::from_secs(3600));
+            let expires_in = self
+                .expiry
+                .map(|at| (at - Utc::now()).to_std().unwrap_or(StdDuration::ZERO))
+                .unwrap_or(StdDuration::from_secs(86_400));
+            let outcome = tokio::select! {
+                _ = tokio::time::sleep(expires_in) => {
+                    return Err(async_graphql::ErrorExtensions::extend_with(
                         async_graphql::Error::new(
                             "the access token expired; reconnect with a fresh token",
                         ),
                         |_, e| e.set("code", "UNAUTHENTICATED"),
-                    )))
-                    .await;
-                break;
-            }
-            _ = tokio::time::sleep(warning_in), if next_warning.is_some() => {
-                let Some((id, kind, at)) = next_warning else { continue };
-                fired.insert((id, kind, at));
-                match load(&rc, &watch, Some(&[id])).await {
-                    Ok(now) => {
-                        remember(&now, &mut versions, &mut upcoming);
-                        let warning = LiveWarning {
-                            kind,
-                            crew_member_id: crew_id(&watch, id),
-                            at,
-                        };
-                        send(&out, LiveHoursKind::Warning, &now, Some(warning)).await
-                    }
-                    Err(e) => Err(e),
+                    ));
                 }
-            }
-            message = receiver.recv() => match message {
-                BusMessage::Event(e) if versions.contains_key(&e.crew_member) => {
-                    match load(&rc, &watch, Some(&[e.crew_member])).await {
-                        Ok(now) => {
-                            // Events may repeat (and the snapshot may already hold one):
-                            // only a newer version is news.
-                            let fresh: Vec<Computed> = now
-                                .into_iter()
-                                .filter(|c| versions.get(&c.id).is_none_or(|v| c.state.version > *v))
-                                .collect();
-                            remember(&fresh, &mut versions, &mut upcoming);
-                            if fresh.is_empty() {
-                                Ok(())
-                            } else {
-                                send(&out, LiveHoursKind::Change, &fresh, None).await
-                            }
-                        }
-                        Err(e) => Err(e),
-                    }
+                _ = tokio::time::sleep(warning_in), if next_warning.is_some() => {
+                    let Some((id, kind, at)) = next_warning else { continue };
+                    Step::Warning(id, kind, at)
                 }
-                BusMessage::Event(_) => Ok(()),
-                BusMessage::Resync => match load(&rc, &watch, None).await {
-                    Ok(all) => {
-                        remember(&all, &mut versions, &mut upcoming);
-                        send(&out, LiveHoursKind::Resync, &all, None).await
+                (message, delivered) = self.receiver.recv_stamped() => match message {
+                    BusMessage::Event(e) if self.watched.contains_key(&e.crew_member) => {
+                        Step::Change(e.crew_member, delivered)
                     }
-                    Err(e) => Err(e),
+                    BusMessage::Event(_) => continue,
+                    BusMessage::Resync => Step::Resync(delivered),
                 },
-            },
-        };
-        if let Err(e) = result {
-            // A read failed (the database went away, say): end with the error rather than
-            // go on with a view that may be stale; the client resubscribes.
-            tracing::warn!(error = %e, "live subscription ended");
-            let _ = out.send(Err(crate::error::to_gql(e))).await;
-            break;
+            };
+            // A failed read (the database went away, say) ends the subscription with the error
+            // rather than going on with a view that may be stale; the client resubscribes.
+            let ended = |e: Error| {
+                tracing::warn!(error = %e, "live subscription ended");
+                crate::error::to_gql(e)
+            };
+            match outcome {
+                Step::Warning(id, kind, at) => {
+                    self.fired.insert((id, kind, at));
+                    let fresh = FreshAfter {
+                        instant: None,
+                        utc: Some(at),
+                    };
+                    let now = self.watch.one(id, fresh).await.map_err(ended)?;
+                    self.remember(&now);
+                    let warning = LiveWarning {
+                        kind,
+                        crew_member_id: crew_id(self.watch.access.production().id, id),
+                        at,
+                    };
+                    return Ok(message(LiveHoursKind::Warning, &now, Some(warning)));
+                }
+                Step::Change(id, delivered) => {
+                    let fresh = FreshAfter {
+                        instant: Some(delivered),
+                        utc: None,
+                    };
+                    let now = self.watch.one(id, fresh).await.map_err(ended)?;
+                    // Events may repeat (and the snapshot may already hold one): only a newer
+                    // version is news.
+                    let fresh: Vec<Computed> = now
+                        .into_iter()
+                        .filter(|c| {
+                            self.watched
+                                .get(&c.id)
+                                .is_none_or(|w| c.state.version > w.version)
+                        })
+                        .collect();
+                    if !fresh.is_empty() {
+                        self.remember(&fresh);
+                        return Ok(message(LiveHoursKind::Change, &fresh, None));
+                    }
+                }
+                Step::Resync(delivered) => {
+                    let all = self.watch.everyone(delivered).await.map_err(ended)?;
+                    self.remember(&all);
+                    return Ok(message(LiveHoursKind::Resync, &all, None));
+                }
+            }
         }
     }
-    metrics::gauge!("crewtime_live_subscriptions").decrement(1.0);
 }
 
-fn crew_id(watch: &Watch, id: Uuid) -> ID {
-    ID(GlobalId::tenant(Kind::CrewMember, watch.access.production().id, id).encode())
+/// What woke a subscription.
+enum Step {
+    Warning(Uuid, LiveWarningKind, DateTime<Utc>),
+    /// A watched crew member's time changed; the event was delivered at that moment.
+    Change(Uuid, Instant),
+    Resync(Instant),
 }
 
-async fn send(
-    out: &Out,
+fn crew_id(production: Uuid, id: Uuid) -> ID {
+    ID(GlobalId::tenant(Kind::CrewMember, production, id).encode())
+}
+
+fn message(
     kind: LiveHoursKind,
     computed: &[Computed],
     warning: Option<LiveWarning>,
-) -> Result<()> {
+) -> LiveHoursMessage {
     metrics::counter!("crewtime_live_messages_total").increment(1);
-    out.send(Ok(LiveHoursMessage {
+    LiveHoursMessage {
         kind,
         crew: computed.iter().map(|c| c.state.clone()).collect(),
         warning,
-    }))
-    .await
-    // The client went away; the loop notices on its next turn.
-    .or(Ok(()))
+    }
+}
+
+impl Watch {
+    /// Everyone watched, read after `fresh`: the node's shared roster, as this caller may see
+    /// it.
+    async fn everyone(&self, fresh: Instant) -> Result<Vec<Computed>> {
+        let production = self.access.production();
+        let key = LiveKey::Roster {
+            production: production.id,
+            date: self.date,
+            department: self.department,
+        };
+        let fresh = FreshAfter {
+            instant: Some(fresh),
+            utc: None,
+        };
+        let shared = Box::pin(self.flights.get(&key, fresh, || {
+            compute(
+                &self.store,
+                production,
+                self.date,
+                Whom::Roster(self.department, &CrewScope::All),
+                self.meal_warning_lead,
+            )
+        }))
+        .await?;
+        if shared.truncated && matches!(self.access.crew_scope(), CrewScope::Limited { .. }) {
+            // The office's roster stopped at the limit: read this caller's own.
+            let own = Box::pin(compute(
+                &self.store,
+                production,
+                self.date,
+                Whom::Roster(self.department, &self.access.crew_scope()),
+                self.meal_warning_lead,
+            ))
+            .await?;
+            return Ok(self.view(&own));
+        }
+        Ok(self.view(&shared))
+    }
+
+    /// One crew member's current state (nothing if this caller may not read them), read
+    /// after `fresh`.
+    async fn one(&self, crew: Uuid, fresh: FreshAfter) -> Result<Vec<Computed>> {
+        let production = self.access.production();
+        let key = LiveKey::Crew {
+            production: production.id,
+            date: self.date,
+            crew,
+        };
+        let ids = [crew];
+        let shared = Box::pin(self.flights.get(&key, fresh, || {
+            compute(
+                &self.store,
+                production,
+                self.date,
+                Whom::Ids(&ids),
+                self.meal_warning_lead,
+            )
+        }))
+        .await?;
+        Ok(self.view(&shared))
+    }
+
+    /// A shared computation as this subscriber may see it: only crew whose time it may read,
+    /// pay only where it may see rates.
+    fn view(&self, computation: &LiveComputation) -> Vec<Computed> {
+        let access = &self.access;
+        computation
+            .crew
+            .iter()
+            .filter(|s| access.can_read_time(&s.crew))
+            .map(|s| {
+                let mut state = s.state.clone();
+                if !access.can_see_rates(&s.crew) {
+                    state.pay_so_far = None;
+                }
+                Computed {
+                    id: s.crew.id,
+                    state,
+                    upcoming: s.upcoming.clone(),
+                }
+            })
+            .collect()
+    }
 }
 
 /// Who is watched: the day's published call sheet lists everyone (a sheet's calls name crew
@@ -338,25 +521,15 @@ async fn roster(
     department: Option<Uuid>,
 ) -> Result<Vec<DomainCrew>> {
     let tx = rc.tx(access).await?;
-    let scope = access.crew_scope();
     let sheets = tx.published_call_sheets(&[date]).await?;
-    let crew = if sheets.is_empty() {
-        tx.crew_with_days(
-            date,
-            date,
-            &CrewFilter {
-                scope: &scope,
-                department,
-                status: None,
-                after: None,
-                limit: MAX_ROSTER,
-            },
-        )
-        .await?
-    } else {
-        tx.crew_members(&scope, department, None, MAX_ROSTER)
-            .await?
-    };
+    let crew = roster_in(
+        &tx,
+        !sheets.is_empty(),
+        date,
+        department,
+        &access.crew_scope(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(crew
         .into_iter()
@@ -364,33 +537,52 @@ async fn roster(
         .collect())
 }
 
-/// Reads and computes the current state of the watched crew (or of `only` those).
-async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<Vec<Computed>> {
-    let access = &watch.access;
-    let crew = match only {
-        None => roster(rc, access, watch.date, watch.department).await?,
-        Some(ids) => {
-            let tx = rc.tx(access).await?;
-            let crew = tx.crew_members_by_ids(ids).await?;
-            tx.commit().await?;
-            crew.into_iter()
-                .filter(|c| access.can_read_time(c))
-                .collect()
-        }
-    };
-    let ids: Vec<Uuid> = crew.iter().map(|c| c.id).collect();
-    let production = access.production();
+/// The roster (see [`roster`]) of `scope`, read in `tx`.
+async fn roster_in(
+    tx: &TenantTx,
+    published: bool,
+    date: NaiveDate,
+    department: Option<Uuid>,
+    scope: &CrewScope,
+) -> Result<Vec<DomainCrew>> {
+    if published {
+        tx.crew_members(scope, department, None, MAX_ROSTER).await
+    } else {
+        tx.crew_with_days(
+            date,
+            date,
+            &CrewFilter {
+                scope,
+                department,
+                status: None,
+                after: None,
+                limit: MAX_ROSTER,
+            },
+        )
+        .await
+    }
+}
+
+/// Whose state a computation reads.
+enum Whom<'a> {
+    /// The roster of a department (or the production), of whom `scope` may see.
+    Roster(Option<Uuid>, &'a CrewScope),
+    Ids(&'a [Uuid]),
+}
+
+/// Reads (in one transaction) and computes the current state of `whom` on `date`, pay included
+/// for everyone: subscribers see it through [`Watch::view`].
+async fn compute(
+    store: &Store,
+    production: &Production,
+    date: NaiveDate,
+    whom: Whom<'_>,
+    meal_warning_lead: Duration,
+) -> Result<LiveComputation> {
     let tz = production.tz()?;
-    let tx = TenantTx::begin(&rc.store, production).await?;
-    let settings = tx.settings().await?;
-    let week_end = week_ending(watch.date, settings.work_week_ends);
-    let from = week_end - Duration::days(6);
-    let days = tx.work_days(&ids, from, week_end).await?;
-    let deals = tx.deals_of(&ids).await?;
-    let previous = tx.previous_wraps(&ids, from).await?;
-    let rules = tx.rule_sets().await?;
-    let next_date = watch.date + Duration::days(1);
-    let sheets = tx.published_call_sheets(&[watch.date, next_date]).await?;
+    let next_date = date + Duration::days(1);
+    let tx = TenantTx::begin(store, production).await?;
+    let sheets = tx.published_call_sheets(&[date, next_date]).await?;
     let latest = |date: NaiveDate| {
         sheets
             .iter()
@@ -398,21 +590,37 @@ async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<V
             .max_by_key(|s| s.issue)
             .cloned()
     };
-    let sheet = latest(watch.date);
+    let sheet = latest(date);
     // The next published call: the following day's sheet (a day off in between needs no
     // rest warning).
     let next_sheet = latest(next_date);
+    let (crew, truncated) = match whom {
+        Whom::Roster(department, scope) => {
+            let crew = roster_in(&tx, sheet.is_some(), date, department, scope).await?;
+            let truncated = crew.len() as u64 >= MAX_ROSTER;
+            (crew, truncated)
+        }
+        Whom::Ids(ids) => (tx.crew_members_by_ids(ids).await?, false),
+    };
+    let ids: Vec<Uuid> = crew.iter().map(|c| c.id).collect();
+    let settings = tx.settings().await?;
+    let week_end = week_ending(date, settings.work_week_ends);
+    let from = week_end - Duration::days(6);
+    let days = tx.work_days(&ids, from, week_end).await?;
+    let deals = tx.deals_of(&ids).await?;
+    let previous = tx.previous_wraps(&ids, from).await?;
+    let rules = tx.rule_sets().await?;
     tx.commit().await?;
     let now = Utc::now();
     let mut out = Vec::with_capacity(crew.len());
     for c in crew {
         let punches: Vec<(PunchKind, DateTime<Utc>)> = days
             .iter()
-            .filter(|d| d.crew_member_id == c.id && d.date == watch.date)
+            .filter(|d| d.crew_member_id == c.id && d.date == date)
             .flat_map(|d| d.punches.iter().map(|p| (p.kind, p.at)))
             .collect();
         let line = timeline(&punches)?;
-        let (_, rule_set) = rules_on(&c.rule_set, &rules, watch.date)?;
+        let (_, rule_set) = rules_on(&c.rule_set, &rules, date)?;
         let interval = meal_interval(&rule_set);
         let next_meal_due = line.next_meal_due(interval);
         let worked = line.worked_minutes(now);
@@ -422,7 +630,7 @@ async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<V
             .filter(|d| d.crew_member_id == c.id)
             .map(|d| {
                 let mut punches: Vec<_> = d.punches.iter().map(|p| (p.kind, p.at)).collect();
-                if d.date == watch.date {
+                if d.date == date {
                     punches = as_if_wrapped_now(&line, punches, now);
                 }
                 WorkedDay {
@@ -446,7 +654,7 @@ async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<V
             previous_wrap: previous.get(&c.id).copied(),
         })
         .ok()
-        .and_then(|w| w.days.into_iter().find(|d| d.pay.date == watch.date));
+        .and_then(|w| w.days.into_iter().find(|d| d.pay.date == date));
         let tier = priced.as_ref().filter(|_| line.call.is_some()).map(|p| {
             if p.pay.hours_2x > Decimal::ZERO {
                 "2x"
@@ -473,7 +681,7 @@ async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<V
         }
         if line.status() == DomainStatus::OnClock {
             if let Some(due) = next_meal_due {
-                upcoming.push((LiveWarningKind::MealDueSoon, due - watch.meal_warning_lead));
+                upcoming.push((LiveWarningKind::MealDueSoon, due - meal_warning_lead));
                 // As the engine counts them: the first penalty once the meal is more than the
                 // grace late, then one more each further unit.
                 match rule_set.meal_penalty.as_ref() {
@@ -537,7 +745,7 @@ async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<V
             }
         }
         let state = LiveCrewState {
-            crew_member_id: crew_id(watch, c.id),
+            crew_member_id: crew_id(production.id, c.id),
             name: c.name.clone(),
             department_id: ID(
                 GlobalId::tenant(Kind::Department, production.id, c.department_id).encode(),
@@ -554,19 +762,20 @@ async fn load(rc: &RequestCtx, watch: &Watch, only: Option<&[Uuid]>) -> Result<V
                 .as_ref()
                 .map(|p| i32::try_from(p.pay.meal_penalties).unwrap_or(i32::MAX))
                 .unwrap_or(0),
-            pay_so_far: priced
-                .as_ref()
-                .filter(|_| access.can_see_rates(&c))
-                .map(|p| p.pay.gross),
+            // Everyone's: each subscriber's view removes what it may not see.
+            pay_so_far: priced.as_ref().map(|p| p.pay.gross),
             version: c.time_version,
         };
-        out.push(Computed {
-            id: c.id,
+        out.push(SharedState {
+            crew: c,
             state,
-            upcoming,
+            upcoming: upcoming.into(),
         });
     }
-    Ok(out)
+    Ok(LiveComputation {
+        crew: out,
+        truncated,
+    })
 }
 
 /// The day's punches closed at `now` (a meal in and a wrap), for pricing a running day.

@@ -45,7 +45,7 @@ pub(crate) use time::WeekTimelines;
 pub type CrewtimeSchema = Schema<Query, Mutation, Subscription>;
 
 pub use live::spawn_outbox_relay;
-pub(crate) use live::ConnectionExpiry;
+pub(crate) use live::{ConnectionExpiry, LiveFlights};
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(live::LiveSubscription);
@@ -92,6 +92,8 @@ pub(crate) struct RequestCtx {
     quotas: Option<Arc<Quotas>>,
     /// Where committed changes are announced to live subscriptions.
     pub bus: crewtime_realtime::Bus,
+    /// The node's live computations, shared by its subscriptions.
+    pub live: Arc<LiveFlights>,
 }
 
 impl RequestCtx {
@@ -116,6 +118,7 @@ impl RequestCtx {
             loaders,
             quotas: state.quotas.clone(),
             bus: state.bus.clone(),
+            live: state.live.clone(),
         }
     }
 
