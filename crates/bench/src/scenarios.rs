@@ -34,7 +34,7 @@ const CT_ONE: &str =
     "query One($id: ID!) { node(id: $id) { ... on CrewMember { id name position } } }";
 const PG_ONE: &str = "query One($id: UUID!) { crewMemberByRowId(rowId: $id) { id name position } }";
 
-fn pick<'a>(crew: &'a [Crew], worker: usize, i: u64) -> &'a Crew {
+fn pick(crew: &[Crew], worker: usize, i: u64) -> &Crew {
     let n = (worker as u64)
         .wrapping_mul(7919)
         .wrapping_add(i.wrapping_mul(104_729));

@@ -362,10 +362,7 @@ impl TenantTx {
         &self,
         p: &NewPunch,
         tz: Tz,
-    ) -> Result<(
-        WorkDayRecord,
-        Vec<(NaiveDate, DateTime<Utc>, Option<DateTime<Utc>>)>,
-    )> {
+    ) -> Result<(WorkDayRecord, Vec<NeighbourDay>)> {
         // The same JSON shapes the week read decodes.
         const TAIL: &str = "SELECT d.id, d.crew_member_id, d.work_date, d.day_type, d.version, \
              COALESCE((SELECT json_agg(json_build_object('id', p.id, 'crew_member_id', p.crew_member_id, \
@@ -889,7 +886,7 @@ impl TenantTx {
             ))
             .await
             .map_err(db_err)?;
-        let mut days: Vec<(NaiveDate, DateTime<Utc>, Option<DateTime<Utc>>)> = Vec::new();
+        let mut days: Vec<NeighbourDay> = Vec::new();
         for r in rows {
             let call_at: Option<DateTime<Utc>> = r.try_get("", "call_at").map_err(db_err)?;
             if let Some(c) = call_at {
@@ -915,13 +912,13 @@ impl TenantTx {
     }
 }
 
+/// A day near a punch's day: (date, call, wrap).
+type NeighbourDay = (NaiveDate, DateTime<Utc>, Option<DateTime<Utc>>);
+
 /// The neighbour rule: a call may not fall before the previous day's wrap (nor while that day
 /// is open), and the day may not run into the next day's call. `days` are the other days near
 /// it: (date, call, wrap).
-fn neighbour_conflict(
-    days: &[(NaiveDate, DateTime<Utc>, Option<DateTime<Utc>>)],
-    times: &[(PunchKind, DateTime<Utc>)],
-) -> Result<()> {
+fn neighbour_conflict(days: &[NeighbourDay], times: &[(PunchKind, DateTime<Utc>)]) -> Result<()> {
     let Some(call) = times
         .iter()
         .find(|(k, _)| *k == PunchKind::Call)
