@@ -2,13 +2,11 @@
 //! and error counts. A request counts only when its body was checked and held no error.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use tokio::sync::Mutex;
 
 /// One scenario's figures for one server.
 #[derive(Debug, Clone, Serialize)]
@@ -34,25 +32,44 @@ pub fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
-#[derive(Default)]
-struct Shared {
-    histogram: Option<Histogram<u64>>,
+/// What one worker, or all of them merged, measured.
+#[derive(Clone)]
+struct Tally {
+    histogram: Histogram<u64>,
     requests: u64,
     errors: u64,
     sample_errors: Vec<String>,
 }
 
-impl Shared {
-    fn merge(&mut self, h: &Histogram<u64>, requests: u64, errors: u64, samples: Vec<String>) {
-        match &mut self.histogram {
-            Some(all) => {
-                let _ = all.add(h);
-            }
-            None => self.histogram = Some(h.clone()),
+impl Tally {
+    fn new() -> Self {
+        Self {
+            histogram: histogram(),
+            requests: 0,
+            errors: 0,
+            sample_errors: Vec::new(),
         }
-        self.requests += requests;
-        self.errors += errors;
-        for s in samples {
+    }
+
+    /// One checked request that started at `t0`.
+    fn record(&mut self, t0: Instant, outcome: Result<()>) {
+        let _ = self
+            .histogram
+            .record(t0.elapsed().as_micros().max(1) as u64);
+        self.requests += 1;
+        if let Err(e) = outcome {
+            self.errors += 1;
+            if self.sample_errors.len() < 5 {
+                self.sample_errors.push(format!("{e:#}"));
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        let _ = self.histogram.add(&other.histogram);
+        self.requests += other.requests;
+        self.errors += other.errors;
+        for s in other.sample_errors {
             if self.sample_errors.len() < 5 {
                 self.sample_errors.push(s);
             }
@@ -60,15 +77,15 @@ impl Shared {
     }
 
     fn stats(self, seconds: f64) -> Stats {
-        let h = self.histogram.unwrap_or_else(histogram);
+        let h = &self.histogram;
         Stats {
             requests: self.requests,
             errors: self.errors,
             seconds,
             rps: self.requests as f64 / seconds,
-            p50_ms: ms(&h, 0.50),
-            p95_ms: ms(&h, 0.95),
-            p99_ms: ms(&h, 0.99),
+            p50_ms: ms(h, 0.50),
+            p95_ms: ms(h, 0.95),
+            p99_ms: ms(h, 0.99),
             max_ms: h.max() as f64 / 1000.0,
             sample_errors: self.sample_errors,
         }
@@ -88,48 +105,7 @@ where
     F: Fn(usize, u64) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<()>> + Send,
 {
-    let shared = Arc::new(Mutex::new(Shared::default()));
-    let start = Instant::now();
-    let measure_from = start + warmup;
-    let end = measure_from + duration;
-    let mut tasks = Vec::with_capacity(workers);
-    for w in 0..workers {
-        let op = op.clone();
-        let shared = shared.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut h = histogram();
-            let (mut requests, mut errors, mut samples) = (0u64, 0u64, Vec::new());
-            let mut i = 0u64;
-            loop {
-                let t0 = Instant::now();
-                if t0 >= end {
-                    break;
-                }
-                let outcome = op(w, i).await;
-                i += 1;
-                if t0 < measure_from {
-                    continue;
-                }
-                let took = t0.elapsed();
-                let _ = h.record(took.as_micros().max(1) as u64);
-                requests += 1;
-                if let Err(e) = outcome {
-                    errors += 1;
-                    if samples.len() < 3 {
-                        samples.push(format!("{e:#}"));
-                    }
-                }
-            }
-            shared.lock().await.merge(&h, requests, errors, samples);
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let shared = Arc::try_unwrap(shared)
-        .map(|m| m.into_inner())
-        .unwrap_or_default();
-    shared.stats(duration.as_secs_f64())
+    drive(workers, None, warmup, duration, op).await
 }
 
 /// `clients` independent clients, each sending one request every `interval` on average
@@ -146,51 +122,57 @@ where
     F: Fn(usize, u64) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<()>> + Send,
 {
+    drive(clients, Some(interval), warmup, duration, op).await
+}
+
+/// Runs `n` workers, paced by `interval` when given (open loop) or back to back (closed loop).
+async fn drive<F, Fut>(
+    n: usize,
+    interval: Option<Duration>,
+    warmup: Duration,
+    duration: Duration,
+    op: F,
+) -> Stats
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
     use rand::{Rng, SeedableRng};
-    let shared = Arc::new(Mutex::new(Shared::default()));
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + duration;
-    let mut tasks = Vec::with_capacity(clients);
-    for c in 0..clients {
+    let mut tasks = Vec::with_capacity(n);
+    for w in 0..n {
         let op = op.clone();
-        let shared = shared.clone();
         tasks.push(tokio::spawn(async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(c as u64);
-            let mut h = histogram();
-            let (mut requests, mut errors, mut samples) = (0u64, 0u64, Vec::new());
-            // Clients start spread over one interval, not all at once.
-            let mut next = start + interval.mul_f64(rng.gen::<f64>());
+            let mut rng = rand::rngs::StdRng::seed_from_u64(w as u64);
+            let mut tally = Tally::new();
+            // Paced workers start spread over one interval, not all at once.
+            let mut next = interval.map(|i| start + i.mul_f64(rng.gen::<f64>()));
             let mut i = 0u64;
             loop {
-                tokio::time::sleep_until(next.into()).await;
+                if let (Some(at), Some(every)) = (next.as_mut(), interval) {
+                    tokio::time::sleep_until((*at).into()).await;
+                    *at += every.mul_f64(rng.gen_range(0.5..1.5));
+                }
                 let t0 = Instant::now();
                 if t0 >= end {
                     break;
                 }
-                next += interval.mul_f64(rng.gen_range(0.5..1.5));
-                let outcome = op(c, i).await;
+                let outcome = op(w, i).await;
                 i += 1;
-                if t0 < measure_from {
-                    continue;
-                }
-                let _ = h.record(t0.elapsed().as_micros().max(1) as u64);
-                requests += 1;
-                if let Err(e) = outcome {
-                    errors += 1;
-                    if samples.len() < 3 {
-                        samples.push(format!("{e:#}"));
-                    }
+                if t0 >= measure_from {
+                    tally.record(t0, outcome);
                 }
             }
-            shared.lock().await.merge(&h, requests, errors, samples);
+            tally
         }));
     }
+    let mut all = Tally::new();
     for t in tasks {
-        let _ = t.await;
+        if let Ok(tally) = t.await {
+            all.merge(tally);
+        }
     }
-    let shared = Arc::try_unwrap(shared)
-        .map(|m| m.into_inner())
-        .unwrap_or_default();
-    shared.stats(duration.as_secs_f64())
+    all.stats(duration.as_secs_f64())
 }
