@@ -1,6 +1,7 @@
 //! Computations shared by the live subscriptions of a node. Subscribers that need the same
 //! thing (one crew member's state after an event, a department's roster for a snapshot) at
-//! about the same moment wait for one computation instead of running one each.
+//! about the same moment wait for one computation instead of running one each. The read cache
+//! uses the same single-flight for its misses (`read_cache::Cache::get_or_compute`).
 //!
 //! A computation may be joined only if it began after the moment the joiner needs: after the
 //! bus delivered the event it answers (a read that begins later sees the committed change),
@@ -79,13 +80,29 @@ struct Slot<V> {
 pub(crate) struct SharedFlights<K, V> {
     slots: Mutex<HashMap<K, Slot<V>>>,
     pruned: Mutex<Instant>,
+    /// Counters of computations run and joined.
+    computed_metric: &'static str,
+    joined_metric: &'static str,
 }
 
 impl<K, V> Default for SharedFlights<K, V> {
+    /// The live subscriptions' flights.
     fn default() -> Self {
+        Self::counted(
+            "crewtime_live_computations_total",
+            "crewtime_live_computations_joined_total",
+        )
+    }
+}
+
+impl<K, V> SharedFlights<K, V> {
+    /// Flights whose computations run and joined are counted under these names.
+    pub(crate) fn counted(computed_metric: &'static str, joined_metric: &'static str) -> Self {
         Self {
             slots: Mutex::default(),
             pruned: Mutex::new(Instant::now()),
+            computed_metric,
+            joined_metric,
         }
     }
 }
@@ -109,7 +126,7 @@ impl<K: Hash + Eq + Clone, V> SharedFlights<K, V> {
                 latest: Flight::new(),
             });
             if slot.latest.joinable(fresh) {
-                metrics::counter!("crewtime_live_computations_joined_total").increment(1);
+                metrics::counter!(self.joined_metric).increment(1);
             } else {
                 slot.latest = Flight::new();
             }
@@ -122,7 +139,7 @@ impl<K: Hash + Eq + Clone, V> SharedFlights<K, V> {
                 // while it waits here, and begins after them.
                 let _turn = turn.lock().await;
                 let _ = flight.began.set((Instant::now(), Utc::now()));
-                metrics::counter!("crewtime_live_computations_total").increment(1);
+                metrics::counter!(self.computed_metric).increment(1);
                 compute().await.map(Arc::new)
             })
             .await

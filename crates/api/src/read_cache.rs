@@ -17,16 +17,20 @@
 //! falls back to computing. An L1 hit never touches Redis.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use crewtime_domain::production::Production;
+use crewtime_domain::Result;
 use crewtime_realtime::RedisHealth;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
+
+use crate::live_cache::{FreshAfter, SharedFlights};
 
 /// Prefix of every key: bump the version when a cached value's format changes, so nodes of an
 /// old and a new release never read each other's entries.
@@ -261,6 +265,8 @@ pub(crate) struct Cache<T> {
     model: Model,
     local: Mutex<Local<T>>,
     remote: Option<Arc<Remote>>,
+    /// Concurrent misses of one key wait for one computation.
+    flights: SharedFlights<String, Arc<T>>,
 }
 
 impl<T> Cache<T>
@@ -272,7 +278,37 @@ where
             model,
             local: Mutex::new(Local::new(settings.max_local_entries)),
             remote,
+            flights: SharedFlights::counted(
+                "crewtime_cache_computations_total",
+                "crewtime_cache_computations_joined_total",
+            ),
         }
+    }
+
+    /// The value of `key`: cached, or computed by `compute` and cached. Concurrent misses of
+    /// one key share one computation; the key carries every input's version, so any
+    /// computation of it is as good as another.
+    pub(crate) async fn get_or_compute<F, Fut>(&self, key: String, compute: F) -> Result<Arc<T>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        if let Some(value) = self.get(&key).await {
+            return Ok(value);
+        }
+        let shared = self
+            .flights
+            .get(&key, FreshAfter::default(), || async {
+                // A computation queued behind a long one finds its result here.
+                if let Some(value) = self.local.lock().ok().and_then(|mut l| l.get(&key)) {
+                    return Ok(value);
+                }
+                let value = Arc::new(compute().await?);
+                self.put(key.clone(), value.clone()).await;
+                Ok(value)
+            })
+            .await?;
+        Ok(Arc::clone(&shared))
     }
 
     /// The cached values of `keys`, in order (`None` where the read model must be computed);

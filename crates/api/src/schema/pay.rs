@@ -615,13 +615,13 @@ pub(crate) async fn hot_cost(
     let versions = tx.read_model_versions().await.gql()?;
     tx.commit().await.gql()?;
     let key = hot_cost_key(access.production(), date, &versions);
-    if let Some(report) = rc.cache.hot_cost.get(&key).await {
-        return Ok(report);
-    }
-    let report =
-        Arc::new(compute_hot_cost(rc, access, date, versions.settings.work_week_ends).await?);
-    rc.cache.hot_cost.put(key, report.clone()).await;
-    Ok(report)
+    rc.cache
+        .hot_cost
+        .get_or_compute(key, || {
+            compute_hot_cost(rc, access, date, versions.settings.work_week_ends)
+        })
+        .await
+        .gql()
 }
 
 async fn compute_hot_cost(
@@ -629,10 +629,10 @@ async fn compute_hot_cost(
     access: &Access,
     date: NaiveDate,
     work_week_ends: u8,
-) -> async_graphql::Result<HotCost> {
-    let tx = rc.tx(access).await.gql()?;
-    let shoot_days = tx.shoot_days_until(date).await.gql()?;
-    tx.commit().await.gql()?;
+) -> crewtime_domain::Result<HotCost> {
+    let tx = rc.tx(access).await?;
+    let shoot_days = tx.shoot_days_until(date).await?;
+    tx.commit().await?;
     // Every week from the first shoot day to `date`, priced (from the cache where unchanged).
     let mut day_sums: BTreeMap<Uuid, Sums> = BTreeMap::new();
     let mut to_date: BTreeMap<Uuid, Decimal> = BTreeMap::new();
@@ -643,7 +643,7 @@ async fn compute_hot_cost(
         .collect();
     weeks.dedup();
     for week in weeks {
-        let (crew, priced, depts) = production_week(rc, access, week).await.gql()?;
+        let (crew, priced, depts) = production_week(rc, access, week).await?;
         departments = depts;
         for c in &crew {
             let Some(w) = priced.get(&c.id) else { continue };
