@@ -32,10 +32,10 @@ impl Gql {
         }
         let resp = req.send().await.context("request")?;
         let status = resp.status();
-        let body: Value = resp.json().await.context("JSON body")?;
         if !status.is_success() {
-            bail!("HTTP {status}: {body}");
+            bail!("HTTP {status}: {}", resp.text().await.unwrap_or_default());
         }
+        let body: Value = resp.json().await.context("JSON body")?;
         if let Some(errors) = body.get("errors") {
             bail!("GraphQL errors: {errors}");
         }

@@ -108,9 +108,10 @@ where
     drive(workers, None, warmup, duration, op).await
 }
 
-/// `clients` independent clients, each sending one request every `interval` on average
-/// (uniformly jittered by ±50%) for `duration` after `warmup`: an open loop, so a slow answer
-/// does not slow the offered load. `op(client, i)` sends one request and checks its answer.
+/// `clients` independent clients, each due to send one request every `interval` on average
+/// (uniformly jittered by ±50%) for `duration` after `warmup`. A client waits for its answer
+/// before its next request, but latency counts from when each request was due, so a slow
+/// answer shows in the figures rather than lowering the offered load unseen. `op(client, i)` sends one request and checks its answer.
 pub async fn open_loop<F, Fut>(
     clients: usize,
     interval: Duration,
@@ -151,11 +152,17 @@ where
             let mut next = interval.map(|i| start + i.mul_f64(rng.gen::<f64>()));
             let mut i = 0u64;
             loop {
-                if let (Some(at), Some(every)) = (next.as_mut(), interval) {
-                    tokio::time::sleep_until((*at).into()).await;
-                    *at += every.mul_f64(rng.gen_range(0.5..1.5));
-                }
-                let t0 = Instant::now();
+                // A paced request's latency counts from when it was due, so a late start (the
+                // client still waiting for its previous answer) is not hidden.
+                let t0 = match (next.as_mut(), interval) {
+                    (Some(at), Some(every)) => {
+                        tokio::time::sleep_until((*at).into()).await;
+                        let due = *at;
+                        *at += every.mul_f64(rng.gen_range(0.5..1.5));
+                        due
+                    }
+                    _ => Instant::now(),
+                };
                 if t0 >= end {
                     break;
                 }

@@ -310,8 +310,12 @@ async fn main() -> Result<()> {
     eprintln!("bench: recordPunch vs pgbench");
     let p = prods.len();
     // One crew member per worker, spread over the productions, all distinct.
+    // The last crew member of each first department stays free for the statement count.
     let writers: Vec<world::Crew> = (0..args.workers)
-        .filter_map(|w| prods[w % p].depts[0].crew.get(w / p).cloned())
+        .filter_map(|w| {
+            let crew = &prods[w % p].depts[0].crew;
+            crew[..crew.len().saturating_sub(1)].get(w / p).cloned()
+        })
         .collect();
     if writers.len() < args.workers {
         bail!(
@@ -365,7 +369,7 @@ async fn main() -> Result<()> {
         args.subscribers
     );
     let node_b = procs::crewtime(&settings, "crewtime-b").await?;
-    let fan_date = seed::first_free_day(spec.weeks);
+    let fan_date = punch_from;
     scenarios::publish_call_sheet(&admin, &first, fan_date).await?;
     let fan = scenarios::fan_out(
         [&node_a.base, &node_b.base],
@@ -389,15 +393,27 @@ async fn main() -> Result<()> {
     // clients with reads only, for the cache's hit rate on the read mix.
     eprintln!("bench: {} concurrent clients, 90% reads", args.clients);
     scenarios::warm(&node_a.base, &token, &prods, last_week).await?;
-    let mix_writers: Arc<Vec<world::Crew>> = Arc::new(
-        (0..args.clients)
-            .map(|c| {
-                let prod = &prods[c % p];
-                let dept = &prod.depts[1 + (c / p) % (prod.depts.len() - 2)];
-                dept.crew[(c / (p * 3)) % dept.crew.len()].clone()
-            })
-            .collect(),
-    );
+    // One crew member of its own per client, spread over the productions, from the departments
+    // no other scenario writes.
+    let pools: Vec<Vec<&world::Crew>> = prods
+        .iter()
+        .map(|prod| {
+            prod.depts[1..prod.depts.len() - 1]
+                .iter()
+                .flat_map(|d| d.crew.iter())
+                .collect()
+        })
+        .collect();
+    let mix_writers: Vec<world::Crew> = (0..args.clients)
+        .filter_map(|c| pools[c % p].get(c / p).map(|w| (*w).clone()))
+        .collect();
+    if mix_writers.len() < args.clients {
+        bail!(
+            "{} clients need as many crew outside the first and last departments",
+            args.clients
+        );
+    }
+    let mix_writers = Arc::new(mix_writers);
     let all_prods = Arc::new(prods.clone());
     let c0 = scenarios::cache_counts(&node_a.base).await?;
     let mix = scenarios::mix(
@@ -408,7 +424,7 @@ async fn main() -> Result<()> {
         all_prods.clone(),
         mix_writers.clone(),
         last_week,
-        seed::first_free_day(spec.weeks),
+        punch_from,
         0.10,
     )
     .await?;
@@ -422,7 +438,7 @@ async fn main() -> Result<()> {
         all_prods,
         mix_writers,
         last_week,
-        seed::first_free_day(spec.weeks),
+        punch_from,
         0.0,
     )
     .await?;

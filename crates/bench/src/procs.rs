@@ -164,8 +164,7 @@ export default {{
         child,
         base: format!("http://127.0.0.1:{port}"),
     };
-    // PostGraphile answers GET /graphql with an error body once it serves; any HTTP answer
-    // means it is up, so probe with a query.
+    // Up once it answers a query with 200.
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -230,7 +229,7 @@ pub async fn pgbench(
         .arg(database_url)
         .output()
         .await
-        .context("running pgbench (Debian package postgresql-client)")?;
+        .context("running pgbench (Debian package postgresql)")?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
         bail!(

@@ -242,7 +242,6 @@ struct Writer {
     crew: Crew,
     next: u64,
     last: Option<(Value, String)>,
-    acknowledged: u64,
 }
 
 pub async fn punches(
@@ -262,7 +261,6 @@ pub async fn punches(
                     crew,
                     next: 0,
                     last: None,
-                    acknowledged: 0,
                 })
             })
             .collect(),
@@ -295,7 +293,6 @@ pub async fn punches(
                 .context("punch id")?
                 .to_owned();
             s.next += 1;
-            s.acknowledged += 1;
             s.last = Some((vars, id));
             Ok(())
         }
@@ -303,7 +300,7 @@ pub async fn punches(
     .await;
     let mut acknowledged = 0;
     for s in states.iter() {
-        acknowledged += s.lock().await.acknowledged;
+        acknowledged += s.lock().await.next;
     }
     Ok((stats, retries.load(Ordering::Relaxed), acknowledged, crew))
 }
@@ -359,7 +356,7 @@ pub async fn fan_out(
     let dept = &prod.depts[dept];
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, String, Instant)>();
     let mut tasks = Vec::new();
-    // Connect and subscribe everyone, a few at a time, and wait for every snapshot.
+    // Connect and subscribe everyone and wait for every snapshot.
     let vars = json!({ "p": prod.gid, "d": date, "dep": dept.gid });
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<()>>();
     for s in 0..subscribers {
@@ -450,6 +447,10 @@ pub async fn fan_out(
             }
         }
         dropped += (subscribers - got) as u64;
+        if got < subscribers {
+            // Someone never got it: the last delivery is at least the whole wait.
+            latest = Instant::now();
+        }
         let _ = last.record(latest.duration_since(t0).as_micros().max(1) as u64);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -550,7 +551,7 @@ pub async fn mix(
                     0.10 + (r - write_share) * 0.90 / (1.0 - write_share)
                 };
                 let kind = if r < 0.10 {
-                    let w = &writers[c % writers.len()];
+                    let w = &writers[c];
                     let n = next[c].fetch_add(1, Ordering::Relaxed);
                     let (k, when) = nth_punch(punch_from, n)?;
                     let key = format!("bench-mix-{}-{n}", w.uuid.simple());

@@ -40,8 +40,8 @@ pub fn week_ending(w: usize) -> NaiveDate {
     first_monday() + Duration::days(5 + 7 * w as i64)
 }
 
-/// The first date after the seeded weeks: scenarios that write punch from here on, each in a
-/// range of its own, so they never meet the seeded days or each other.
+/// The first date after the seeded weeks: scenarios that write punch from here on, each with
+/// crew members of its own, so they never meet the seeded days or each other.
 pub fn first_free_day(weeks: usize) -> NaiveDate {
     first_monday() + Duration::days(7 * weeks as i64)
 }

@@ -55,7 +55,7 @@ impl Ws {
     }
 }
 
-/// The next JSON message, answering pings; an error on close, a socket fault or the timeout.
+/// The next JSON message, skipping pings and pongs; an error on close, a socket fault or the timeout.
 pub async fn next_json(stream: &mut SplitStream<Socket>, wait: Duration) -> Result<Value> {
     loop {
         let frame = tokio::time::timeout(wait, stream.next())
