@@ -216,26 +216,30 @@ impl TenantTx {
     }
 
     /// Records one punch, once per idempotency key: a replay returns the first answer and writes
-    /// nothing; the same key with a different punch is `CONFLICT`.
+    /// nothing; the same key with a different punch is `CONFLICT`. Also returns the punch's
+    /// work day as it is now (`None` only if a replayed punch's day is gone).
     pub async fn record_punch(
         &self,
         actor: Uuid,
         punch: NewPunch,
         key: &IdempotencyKey,
         tz: Tz,
-    ) -> Result<Punch> {
+    ) -> Result<(Punch, Option<WorkDayRecord>)> {
         const OP: &str = "recordPunch";
         let request = serde_json::json!({
             "crew": punch.crew_member_id, "kind": punch.kind, "at": punch.at,
         });
         if let Some(answer) = self.replayed(actor, OP, Some(key), &request).await? {
-            return serde_json::from_value(answer)
-                .map_err(|e| Error::internal(format!("stored punch: {e}")));
+            let stored: Punch = serde_json::from_value(answer)
+                .map_err(|e| Error::internal(format!("stored punch: {e}")))?;
+            let day = self.work_day_of(stored.work_day_id).await?;
+            return Ok((stored, day));
         }
-        let stored = self.insert_punch(actor, punch, tz).await?;
+        self.lock_crew(punch.crew_member_id).await?;
+        let (stored, day) = self.insert_punch(actor, punch, tz).await?;
         let answer = serde_json::to_value(&stored).map_err(Error::internal)?;
         self.remember_answer(actor, OP, Some(key), &answer).await?;
-        Ok(stored)
+        Ok((stored, Some(day)))
     }
 
     /// Records the same punch for many crew members, all or nothing, once per key.
@@ -260,32 +264,38 @@ impl TenantTx {
         if sorted.len() != crew.len() {
             return Err(Error::invalid("crewMemberIds", "names a crew member twice"));
         }
-        // Lock everyone up front, in id order, so two overlapping batches cannot deadlock.
-        self.conn()
-            .execute(Statement::from_sql_and_values(
+        // Lock everyone up front, in id order, so two overlapping batches cannot deadlock, and
+        // bump their time versions in the same statement (what `lock_crew` does for one).
+        let locked: std::collections::HashSet<Uuid> = self
+            .conn()
+            .query_all(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT id FROM crew_members WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                "UPDATE crew_members SET time_version = time_version + 1 WHERE id IN \
+                 (SELECT id FROM crew_members WHERE id = ANY($1) ORDER BY id FOR UPDATE) RETURNING id",
                 [sorted.into()],
             ))
             .await
-            .map_err(db_err)?;
+            .map_err(db_err)?
+            .iter()
+            .map(|r| r.try_get::<Uuid>("", "id").map_err(db_err))
+            .collect::<Result<_>>()?;
         let mut out = Vec::with_capacity(crew.len());
         for (i, c) in crew.iter().enumerate() {
+            if !locked.contains(c) {
+                return Err(Error::invalid(
+                    format!("crewMemberIds[{i}]"),
+                    "is not a crew member of this production",
+                ));
+            }
             let punch = NewPunch {
                 crew_member_id: *c,
                 kind,
                 at,
             };
             match self.insert_punch(actor, punch, tz).await {
-                Ok(p) => out.push(p),
+                Ok((p, _)) => out.push(p),
                 Err(Error::Invalid { message, .. }) => {
                     return Err(Error::invalid(format!("crewMemberIds[{i}]"), message))
-                }
-                Err(Error::NotFound(_)) => {
-                    return Err(Error::invalid(
-                        format!("crewMemberIds[{i}]"),
-                        "is not a crew member of this production",
-                    ))
                 }
                 Err(e) => return Err(e),
             }
@@ -310,9 +320,16 @@ impl TenantTx {
         row.map(|_| ()).ok_or(Error::NotFound("crew member"))
     }
 
-    async fn insert_punch(&self, actor: Uuid, p: NewPunch, tz: Tz) -> Result<Punch> {
-        self.lock_crew(p.crew_member_id).await?;
-        let (day, neighbours) = self.day_for_punch(&p, tz).await?;
+    /// Inserts a punch for a crew member the transaction has locked (`lock_crew`); returns it
+    /// and its day with it (punches in order, as `work_days` reads
+    /// them), which the day read before the insert already holds.
+    async fn insert_punch(
+        &self,
+        actor: Uuid,
+        p: NewPunch,
+        tz: Tz,
+    ) -> Result<(Punch, WorkDayRecord)> {
+        let (mut day, neighbours) = self.day_for_punch(&p, tz).await?;
         let day_id = day.id;
         let mut times: Vec<(PunchKind, DateTime<Utc>)> =
             day.punches.iter().map(|x| (x.kind, x.at)).collect();
@@ -352,7 +369,9 @@ impl TenantTx {
             None,
         )
         .await?;
-        Ok(punch)
+        day.punches.push(punch.clone());
+        day.punches.sort_by_key(|x| (x.at, x.id));
+        Ok((punch, day))
     }
 
     /// The work day a new punch belongs to, with its punches and the calls and wraps of the

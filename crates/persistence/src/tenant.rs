@@ -92,7 +92,14 @@ impl TenantTx {
     }
 
     pub async fn commit(self) -> Result<()> {
-        self.txn.commit().await.map_err(db_err)
+        self.txn.commit().await.map_err(|e| match db_err(e) {
+            // The connection failed during COMMIT: the changes may have been committed, so this
+            // is not the "nothing ran, retry" that `Unavailable` promises.
+            crewtime_domain::Error::Unavailable(detail) => {
+                crewtime_domain::Error::internal(format!("commit outcome unknown: {detail}"))
+            }
+            other => other,
+        })
     }
 
     pub async fn rollback(self) -> Result<()> {

@@ -802,7 +802,7 @@ impl TimeMutation {
             .gql()?;
         let tz = access.production().tz().gql()?;
         let tx = rc.tx(&access).await.gql()?;
-        let punch = tx
+        let (punch, day) = tx
             .record_punch(
                 access.user,
                 NewPunch {
@@ -815,7 +815,6 @@ impl TimeMutation {
             )
             .await
             .gql()?;
-        let day = tx.work_day_of(punch.work_day_id).await.gql()?;
         let date = day
             .as_ref()
             .map(|d| d.date)
