@@ -1,5 +1,6 @@
 //! Time capture over GraphQL: punches, work days and weekly timecards.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::Connection;
@@ -235,6 +236,8 @@ pub(crate) struct Timecard {
     access: Access,
     crew: DomainCrew,
     week_ending: NaiveDate,
+    /// The week's pay, when the page that listed this card priced its cards together.
+    priced: Option<Arc<crewtime_domain::payroll::PricedWeek>>,
 }
 
 impl Timecard {
@@ -243,6 +246,7 @@ impl Timecard {
             access,
             crew,
             week_ending,
+            priced: None,
         }
     }
 
@@ -358,6 +362,9 @@ impl Timecard {
         self.access
             .require(self.access.can_see_rates(&self.crew), "see pay")
             .gql()?;
+        if let Some(week) = &self.priced {
+            return Ok(super::pay::TimecardPay(week.clone()));
+        }
         let rc = RequestCtx::get(ctx);
         let weeks = super::pay::price_weeks(
             rc,
@@ -473,6 +480,27 @@ pub(crate) async fn timecard_page(
     tx.commit().await.gql()?;
     check_week_ending(week_ending, week.settings.work_week_ends).gql()?;
     let rows = feed_week(rc, access, from, week_ending, week).await;
+    // When the page asks for pay, its cards are priced together (one transaction, one cache
+    // lookup) rather than one transaction per card. A failure here leaves each card to price
+    // itself and answer with its own error.
+    let mut priced = HashMap::new();
+    if ctx
+        .look_ahead()
+        .field("edges")
+        .field("node")
+        .field("pay")
+        .exists()
+    {
+        let visible: Vec<DomainCrew> = rows
+            .iter()
+            .take(limit as usize)
+            .filter(|c| access.can_see_rates(c))
+            .cloned()
+            .collect();
+        if let Ok(weeks) = super::pay::price_weeks(rc, access, &visible, week_ending).await {
+            priced = weeks;
+        }
+    }
     Ok(page(
         rows,
         limit,
@@ -480,6 +508,7 @@ pub(crate) async fn timecard_page(
         |c| c.id,
         |crew| Timecard {
             access: access.clone(),
+            priced: priced.get(&crew.id).cloned(),
             crew,
             week_ending,
         },
@@ -611,11 +640,7 @@ impl TimeQuery {
             .gql()?;
         check_week_ending(week_ending, week.settings.work_week_ends).gql()?;
         feed_week(rc, &access, from, week_ending, week).await;
-        Ok(Timecard {
-            access,
-            crew,
-            week_ending,
-        })
+        Ok(Timecard::new(access, crew, week_ending))
     }
 }
 
