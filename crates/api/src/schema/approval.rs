@@ -1,6 +1,8 @@
 //! Timecard approvals over GraphQL: submit, approve (one step at a time), reject, unlock, and
 //! approve many at once.
 
+use std::collections::HashMap;
+
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use crewtime_domain::approval::{
@@ -10,11 +12,12 @@ use crewtime_domain::time::{check_date, check_week_ending};
 use crewtime_domain::Error;
 use crewtime_persistence::timecards::TimecardRecord;
 
-use super::crew::{crew_from_id, required_reason, CrewMember};
+use super::crew::{crew_from_id, crew_of_one_production, required_reason, CrewMember};
 use super::time::{Timecard, TimecardStatus};
 use super::RequestCtx;
 use crate::error::GqlResult;
 use crate::ids::GlobalId;
+use uuid::Uuid;
 
 #[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq)]
 pub(crate) enum ApprovalStep {
@@ -113,16 +116,38 @@ async fn act(
     action: ApprovalAction,
     reason: Option<&str>,
 ) -> async_graphql::Result<()> {
-    let CrewMember { access, crew } = member;
     check_date("weekEnding", week_ending).gql()?;
     check_week_ending(week_ending, tx.settings().await.gql()?.work_week_ends).gql()?;
     let current = tx
-        .timecards_of(&[crew.id], week_ending)
+        .timecards_of(&[member.crew.id], week_ending)
         .await
         .gql()?
         .pop()
         .ok_or(Error::internal("no card"))
         .gql()?;
+    act_on(
+        tx,
+        member,
+        &current,
+        week_ending,
+        expected_version,
+        action,
+        reason,
+    )
+    .await
+}
+
+/// `act` on a card already read (`current`) in a week already checked.
+async fn act_on(
+    tx: &crewtime_persistence::TenantTx,
+    member: &CrewMember,
+    current: &TimecardRecord,
+    week_ending: NaiveDate,
+    expected_version: i32,
+    action: ApprovalAction,
+    reason: Option<&str>,
+) -> async_graphql::Result<()> {
+    let CrewMember { access, crew } = member;
     let allowed = match action {
         ApprovalAction::Submit => access.can_sign(DomainStep::Submitted, crew),
         ApprovalAction::Approve | ApprovalAction::Reject => match pending_step(current.status) {
@@ -262,34 +287,62 @@ impl ApprovalMutation {
         if input.timecards.is_empty() || input.timecards.len() > 500 {
             return Err(Error::invalid("timecards", "give 1 to 500 timecards")).gql();
         }
-        let mut members = Vec::with_capacity(input.timecards.len());
-        for (i, t) in input.timecards.iter().enumerate() {
-            let member = crew_from_id(
-                rc,
-                &format!("timecards[{i}].crewMemberId"),
-                &t.crew_member_id,
-            )
-            .await?;
-            if members.first().is_some_and(|m: &CrewMember| {
-                m.access.production().id != member.access.production().id
-            }) {
-                return Err(Error::invalid(
-                    format!("timecards[{i}]"),
-                    "all timecards must be of one production",
-                ))
-                .gql();
-            }
-            members.push(member);
-        }
-        let first = members
-            .first()
-            .ok_or(Error::invalid("timecards", "empty"))
+        let given: Vec<&str> = input
+            .timecards
+            .iter()
+            .map(|t| t.crew_member_id.as_str())
+            .collect();
+        let (access, crew) = crew_of_one_production(
+            rc,
+            &given,
+            |i| format!("timecards[{i}].crewMemberId"),
+            |i| format!("timecards[{i}]"),
+            "timecards",
+        )
+        .await?;
+        let members = crew
+            .into_iter()
+            .map(|c| {
+                Ok(CrewMember {
+                    access: access.clone(),
+                    crew: c.ok_or(Error::NotFound("crew member"))?,
+                })
+            })
+            .collect::<crewtime_domain::Result<Vec<_>>>()
             .gql()?;
-        let tx = rc.tx(&first.access).await.gql()?;
+        let tx = rc.tx(&access).await.gql()?;
+        // The settings once, and the cards once per week named, for the whole batch.
+        let ends = tx.settings().await.gql()?.work_week_ends;
+        let mut cards: HashMap<(Uuid, NaiveDate), TimecardRecord> = HashMap::new();
+        let mut weeks: Vec<NaiveDate> = Vec::new();
+        for t in &input.timecards {
+            check_date("weekEnding", t.week_ending).gql()?;
+            check_week_ending(t.week_ending, ends).gql()?;
+            if !weeks.contains(&t.week_ending) {
+                weeks.push(t.week_ending);
+            }
+        }
+        for week in weeks {
+            let ids: Vec<Uuid> = input
+                .timecards
+                .iter()
+                .zip(&members)
+                .filter(|(t, _)| t.week_ending == week)
+                .map(|(_, m)| m.crew.id)
+                .collect();
+            for card in tx.timecards_of(&ids, week).await.gql()? {
+                cards.insert((card.crew_member_id, week), card);
+            }
+        }
         for (t, member) in input.timecards.iter().zip(&members) {
-            act(
+            let current = cards
+                .get(&(member.crew.id, t.week_ending))
+                .ok_or(Error::internal("no card"))
+                .gql()?;
+            act_on(
                 &tx,
                 member,
+                current,
                 t.week_ending,
                 t.expected_version,
                 ApprovalAction::Approve,

@@ -237,6 +237,47 @@ pub(crate) async fn crew_from_id(
     load_crew(rc, &access, crew).await
 }
 
+/// Crew members named by many ids that must all be of one production: every id is decoded
+/// and checked against the first one's production (`field(i)` names a bad id, `item(i)` the
+/// entry a second production is blamed on, `what` the list in that message), then the caller's
+/// access is read once and the crew loaded in one batch. Returns the access and, per id in
+/// order, its crew member when it exists.
+pub(crate) async fn crew_of_one_production(
+    rc: &RequestCtx,
+    ids: &[&str],
+    field: impl Fn(usize) -> String,
+    item: impl Fn(usize) -> String,
+    what: &str,
+) -> async_graphql::Result<(Access, Vec<Option<DomainCrew>>)> {
+    let mut production = None;
+    let mut crew = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let (p, c) = GlobalId::of(Kind::CrewMember, &field(i), id).gql()?;
+        if production.is_some_and(|q| q != p) {
+            return Err(Error::invalid(
+                item(i),
+                format!("all {what} must be of one production"),
+            ))
+            .gql();
+        }
+        production = Some(p);
+        crew.push(c);
+    }
+    let production = production.ok_or(Error::invalid(item(0), "empty")).gql()?;
+    let access = rc.access(production).await.gql()?;
+    let mut loaded = rc
+        .loaders
+        .crew
+        .load_many(crew.iter().map(|c| (production, *c)))
+        .await
+        .gql()?;
+    let found = crew
+        .iter()
+        .map(|c| loaded.remove(&(production, *c)))
+        .collect();
+    Ok((access, found))
+}
+
 pub(crate) async fn crew_page(
     ctx: &Context<'_>,
     access: &Access,

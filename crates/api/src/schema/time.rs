@@ -20,7 +20,9 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::connection::page;
-use super::crew::{crew_from_id, department_in, required_reason, CrewMember};
+use super::crew::{
+    crew_from_id, crew_of_one_production, department_in, required_reason, CrewMember,
+};
 use super::loaders::{published_by_date, DaysKey};
 use super::{Access, RequestCtx};
 use crate::error::GqlResult;
@@ -875,34 +877,14 @@ impl TimeMutation {
             ))
             .gql();
         }
-        let mut production = None;
-        let mut ids = Vec::with_capacity(input.crew_member_ids.len());
-        for (i, id) in input.crew_member_ids.iter().enumerate() {
-            let field = format!("crewMemberIds[{i}]");
-            let (p, crew) = GlobalId::of(Kind::CrewMember, &field, id).gql()?;
-            if production.is_some_and(|q| q != p) {
-                return Err(Error::invalid(
-                    field,
-                    "all crew members must be of one production",
-                ))
-                .gql();
-            }
-            production = Some(p);
-            ids.push(crew);
-        }
-        let production = production
-            .ok_or(Error::invalid("crewMemberIds", "empty"))
-            .gql()?;
-        let access = rc.access(production).await.gql()?;
-        let crew = rc
-            .loaders
-            .crew
-            .load_many(ids.iter().map(|id| (production, *id)))
-            .await
-            .gql()?;
-        for (i, id) in ids.iter().enumerate() {
-            let c = crew
-                .get(&(production, *id))
+        let given: Vec<&str> = input.crew_member_ids.iter().map(|i| i.as_str()).collect();
+        let field = |i: usize| format!("crewMemberIds[{i}]");
+        let (access, crew) =
+            crew_of_one_production(rc, &given, field, field, "crew members").await?;
+        let mut ids = Vec::with_capacity(crew.len());
+        for (i, c) in crew.iter().enumerate() {
+            let c = c
+                .as_ref()
                 .ok_or(Error::invalid(
                     format!("crewMemberIds[{i}]"),
                     "is not a crew member of this production",
@@ -911,6 +893,7 @@ impl TimeMutation {
             access
                 .require(access.can_punch_for(c), "punch for this crew member")
                 .gql()?;
+            ids.push(c.id);
         }
         let tz = access.production().tz().gql()?;
         let tx = rc.tx(&access).await.gql()?;
@@ -925,7 +908,10 @@ impl TimeMutation {
         commit_announcing(rc, tx, &access, &punched, date, EventKind::Punch).await?;
         metrics::counter!("crewtime_punches_recorded_total").increment(punches.len() as u64);
         Ok(RecordPunchesPayload {
-            punches: punches.into_iter().map(|p| Punch(production, p)).collect(),
+            punches: punches
+                .into_iter()
+                .map(|p| Punch(access.production().id, p))
+                .collect(),
         })
     }
 
