@@ -142,26 +142,35 @@ impl Bus {
         }
     }
 
-    fn sender(&self, production: Uuid) -> broadcast::Sender<(BusMessage, Instant)> {
+    pub fn subscribe(&self, production: Uuid) -> LiveReceiver {
         let mut map = self
             .inner
             .channels
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        map.entry(production)
-            .or_insert_with(|| broadcast::channel(CAPACITY).0)
-            .clone()
-    }
-
-    pub fn subscribe(&self, production: Uuid) -> LiveReceiver {
+        // Channels nobody listens to any more go when someone subscribes, so the map holds
+        // only productions watched on this node.
+        map.retain(|p, sender| *p == production || sender.receiver_count() > 0);
         LiveReceiver {
-            rx: self.sender(production).subscribe(),
+            rx: map
+                .entry(production)
+                .or_insert_with(|| broadcast::channel(CAPACITY).0)
+                .subscribe(),
         }
     }
 
     fn deliver(&self, message: BusMessage, production: Uuid) {
-        // No receivers is not an error: nobody is watching this production here.
-        let _ = self.sender(production).send((message, Instant::now()));
+        // No channel, or no receivers, is not an error: nobody watches this production here.
+        let sender = self
+            .inner
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&production)
+            .cloned();
+        if let Some(sender) = sender {
+            let _ = sender.send((message, Instant::now()));
+        }
     }
 
     fn resync_all(&self) {
