@@ -120,14 +120,19 @@ impl Config {
         api.login_max_attempts_per_address =
             positive(env, "CREWTIME_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "30")?;
         api.trust_proxy = parse(env, "CREWTIME_TRUST_PROXY", "false")?;
-        api.ws_init_timeout =
-            Duration::from_secs(positive(env, "CREWTIME_WS_INIT_TIMEOUT_SECS", "10")?.into());
+        api.ws_init_timeout = Duration::from_secs(
+            positive::<u32>(env, "CREWTIME_WS_INIT_TIMEOUT_SECS", "10")?.into(),
+        );
         api.live_meal_warning_lead = Duration::from_secs(
-            u64::from(positive(env, "CREWTIME_LIVE_MEAL_WARNING_MINUTES", "15")?) * 60,
+            u64::from(positive::<u32>(
+                env,
+                "CREWTIME_LIVE_MEAL_WARNING_MINUTES",
+                "15",
+            )?) * 60,
         );
         api.quotas = quotas(env, api.max_complexity)?;
         api.max_subscriptions_per_connection =
-            positive(env, "CREWTIME_MAX_SUBSCRIPTIONS_PER_CONNECTION", "100")? as usize;
+            positive::<u32>(env, "CREWTIME_MAX_SUBSCRIPTIONS_PER_CONNECTION", "100")? as usize;
         let protections = match get("CREWTIME_PROTECTIONS").unwrap_or("on") {
             "on" => true,
             "off" if environment == Environment::Production => {
@@ -149,13 +154,18 @@ impl Config {
         if !protections {
             api = api.without_protections();
         }
-        api.cache.max_local_entries =
-            usize::try_from(positive(env, "CREWTIME_CACHE_LOCAL_ENTRIES", "100000")?)
-                .unwrap_or(usize::MAX);
-        api.cache.redis_ttl =
-            Duration::from_secs(positive(env, "CREWTIME_CACHE_REDIS_TTL_SECS", "3600")?.into());
-        api.cache.redis_timeout =
-            Duration::from_millis(positive(env, "CREWTIME_CACHE_REDIS_TIMEOUT_MS", "100")?.into());
+        api.cache.max_local_entries = usize::try_from(positive::<u32>(
+            env,
+            "CREWTIME_CACHE_LOCAL_ENTRIES",
+            "100000",
+        )?)
+        .unwrap_or(usize::MAX);
+        api.cache.redis_ttl = Duration::from_secs(
+            positive::<u32>(env, "CREWTIME_CACHE_REDIS_TTL_SECS", "3600")?.into(),
+        );
+        api.cache.redis_timeout = Duration::from_millis(
+            positive::<u32>(env, "CREWTIME_CACHE_REDIS_TIMEOUT_MS", "100")?.into(),
+        );
         Ok(Self {
             database_url: database_url.to_owned(),
             redis_url,
@@ -235,10 +245,10 @@ fn quotas(
                 default: Rate,
                 floor: u64|
      -> Result<Rate, ConfigError> {
-        let per_sec_v = positive_u64(env, per_sec, &default.per_sec.to_string())?;
+        let per_sec_v = positive::<u64>(env, per_sec, &default.per_sec.to_string())?;
         // An unset burst follows the rate: twice it, as the defaults.
         let burst_default = per_sec_v.saturating_mul(default.burst / default.per_sec.max(1));
-        let burst_v = positive_u64(env, burst, &burst_default.to_string())?;
+        let burst_v = positive::<u64>(env, burst, &burst_default.to_string())?;
         let least = per_sec_v.max(floor);
         if burst_v < least {
             return Err(ConfigError {
@@ -277,20 +287,6 @@ fn quotas(
     })
 }
 
-fn positive_u64(
-    env: &HashMap<String, String>,
-    name: &'static str,
-    default: &str,
-) -> Result<u64, ConfigError> {
-    match parse::<u64>(env, name, default)? {
-        0 => Err(ConfigError {
-            name,
-            problem: "must be at least 1".into(),
-        }),
-        n => Ok(n),
-    }
-}
-
 fn parse<T: std::str::FromStr>(
     env: &HashMap<String, String>,
     name: &'static str,
@@ -310,19 +306,24 @@ where
     })
 }
 
-/// A count that must be at least 1: a limit of 0 would refuse every sign-in.
-fn positive(
+/// A count that must be at least 1 (a limit of 0 would refuse everything).
+fn positive<T>(
     env: &HashMap<String, String>,
     name: &'static str,
     default: &str,
-) -> Result<u32, ConfigError> {
-    match parse::<u32>(env, name, default)? {
-        0 => Err(ConfigError {
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialEq + From<u8>,
+    T::Err: std::fmt::Display,
+{
+    let n = parse::<T>(env, name, default)?;
+    if n == T::from(0) {
+        return Err(ConfigError {
             name,
             problem: "must be at least 1".into(),
-        }),
-        n => Ok(n),
+        });
     }
+    Ok(n)
 }
 
 #[cfg(test)]
