@@ -39,20 +39,27 @@ pub fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-async fn wait_ready(proc: &mut Proc, url: &str, what: &str) -> Result<()> {
+/// Waits until `request` (built anew for each try) answers with a 2xx status, failing early if
+/// the process exits and after `limit`.
+async fn wait_ready(
+    proc: &mut Proc,
+    what: &str,
+    limit: Duration,
+    request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+) -> Result<()> {
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = proc.child.try_wait()? {
             bail!("{what} exited during start-up ({status}); see its log");
         }
-        if let Ok(r) = client.get(url).send().await {
+        if let Ok(r) = request(&client).send().await {
             if r.status().is_success() {
                 return Ok(());
             }
         }
         if Instant::now() > deadline {
-            bail!("{what} did not become ready at {url} within 90 s");
+            bail!("{what} did not become ready within {limit:?}; see its log");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -101,7 +108,7 @@ pub async fn crewtime(settings: &NodeSettings, name: &str) -> Result<Proc> {
         base: format!("http://127.0.0.1:{port}"),
     };
     let ready = format!("{}/readyz", proc.base);
-    wait_ready(&mut proc, &ready, name).await?;
+    wait_ready(&mut proc, name, Duration::from_secs(90), |c| c.get(&ready)).await?;
     Ok(proc)
 }
 
@@ -164,28 +171,14 @@ export default {{
         child,
         base: format!("http://127.0.0.1:{port}"),
     };
-    // Up once it answers a query with 200.
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(status) = proc.child.try_wait()? {
-            bail!("PostGraphile exited during start-up ({status}); see postgraphile.log");
-        }
-        let probe = client
-            .post(format!("{}/graphql", proc.base))
+    // Up once it answers a query.
+    let url = format!("{}/graphql", proc.base);
+    wait_ready(&mut proc, "PostGraphile", Duration::from_secs(120), |c| {
+        c.post(&url)
             .json(&serde_json::json!({ "query": "{ __typename }" }))
-            .send()
-            .await;
-        if let Ok(r) = probe {
-            if r.status().is_success() {
-                return Ok(proc);
-            }
-        }
-        if Instant::now() > deadline {
-            bail!("PostGraphile did not answer within 120 s; see postgraphile.log");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await?;
+    Ok(proc)
 }
 
 /// What pgbench printed for one run.

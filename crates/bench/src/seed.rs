@@ -16,7 +16,7 @@ use crewtime_persistence::{IdempotencyKey, Store, TenantTx};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
-use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use tokio::sync::Semaphore;
 
 pub const ADMIN_EMAIL: &str = "bench@crewtime.invalid";
@@ -71,15 +71,17 @@ fn key(s: String) -> Result<IdempotencyKey> {
 /// Seeds everything into the database at `url`, which `store` is connected to.
 pub async fn seed(store: &Store, url: &str, spec: SeedSpec) -> Result<()> {
     let admin = store.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true).await?;
+    // One plain pool for the set-based inserts of every production.
+    let db = Database::connect(url).await?;
     let gate = Arc::new(Semaphore::new(4));
     let mut tasks = tokio::task::JoinSet::new();
     for p in 0..spec.productions {
         let store = store.clone();
-        let url = url.to_owned();
+        let db = db.clone();
         let gate = gate.clone();
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await?;
-            seed_production(&store, &url, admin.id, spec, p)
+            seed_production(&store, &db, admin.id, spec, p)
                 .await
                 .with_context(|| format!("seeding production {p}"))
         });
@@ -92,7 +94,7 @@ pub async fn seed(store: &Store, url: &str, spec: SeedSpec) -> Result<()> {
 
 async fn seed_production(
     store: &Store,
-    url: &str,
+    db: &DatabaseConnection,
     admin: uuid::Uuid,
     spec: SeedSpec,
     p: usize,
@@ -208,7 +210,6 @@ async fn seed_production(
         }
     }
     let schema = &production.schema_name;
-    let db = Database::connect(url).await?;
     db.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!(
@@ -234,6 +235,5 @@ async fn seed_production(
         ],
     ))
     .await?;
-    let _ = db.close().await;
     Ok(())
 }
