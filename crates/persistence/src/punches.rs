@@ -382,19 +382,6 @@ impl TenantTx {
         p: &NewPunch,
         tz: Tz,
     ) -> Result<(WorkDayRecord, Vec<NeighbourDay>)> {
-        // The same JSON shapes the week read decodes.
-        const TAIL: &str = "SELECT d.id, d.crew_member_id, d.work_date, d.day_type, d.version, \
-             COALESCE((SELECT json_agg(json_build_object('id', p.id, 'crew_member_id', p.crew_member_id, \
-               'work_day_id', p.work_day_id, 'kind', p.kind, 'at', p.at, 'version', p.version) ORDER BY p.at, p.id) \
-               FROM punches p WHERE p.work_day_id = d.id AND p.deleted_at IS NULL), '[]') AS punches, \
-             COALESCE((SELECT json_agg(json_build_object('date', n.work_date, 'call', n.call_at, 'wrap', n.wrap_at)) \
-               FROM (SELECT o.work_date, max(q.at) FILTER (WHERE q.kind = 'CALL') AS call_at, \
-                            max(q.at) FILTER (WHERE q.kind = 'WRAP') AS wrap_at \
-                     FROM work_days o JOIN punches q ON q.work_day_id = o.id AND q.deleted_at IS NULL \
-                     WHERE o.crew_member_id = d.crew_member_id AND o.id <> d.id \
-                       AND o.work_date BETWEEN d.work_date - 3 AND d.work_date + 3 \
-                     GROUP BY o.work_date) n), '[]') AS neighbours \
-             FROM d";
         let statement = if p.kind == PunchKind::Call {
             Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -402,7 +389,7 @@ impl TenantTx {
                 format!(
                     "WITH d AS (INSERT INTO work_days (id, crew_member_id, work_date) VALUES ($1, $2, $3) \
                      ON CONFLICT (crew_member_id, work_date) DO UPDATE SET work_date = EXCLUDED.work_date \
-                     RETURNING id, crew_member_id, work_date, day_type, version) {TAIL}"
+                     RETURNING id, crew_member_id, work_date, day_type, version) {DAY_READ}"
                 ),
                 [
                     Uuid::now_v7().into(),
@@ -416,16 +403,26 @@ impl TenantTx {
                 format!(
                     "WITH d AS (SELECT id, crew_member_id, work_date, day_type, version FROM work_days \
                      WHERE id = (SELECT c.work_day_id FROM punches c WHERE c.crew_member_id = $1 \
-                       AND c.kind = 'CALL' AND c.deleted_at IS NULL AND c.at <= $2 ORDER BY c.at DESC LIMIT 1)) {TAIL}"
+                       AND c.kind = 'CALL' AND c.deleted_at IS NULL AND c.at <= $2 ORDER BY c.at DESC LIMIT 1)) {DAY_READ}"
                 ),
                 [p.crew_member_id.into(), p.at.into()],
             )
         };
-        let Some(row) = self.conn().query_one(statement).await.map_err(db_err)? else {
-            return Err(Error::invalid(
+        self.read_day(statement).await?.ok_or_else(|| {
+            Error::invalid(
                 "at",
                 format!("{} at {} has no CALL before it", p.kind.as_str(), p.at),
-            ));
+            )
+        })
+    }
+
+    /// Runs a `WITH d AS (...) {DAY_READ}` statement: the day (if any) and its neighbours.
+    async fn read_day(
+        &self,
+        statement: Statement,
+    ) -> Result<Option<(WorkDayRecord, Vec<NeighbourDay>)>> {
+        let Some(row) = self.conn().query_one(statement).await.map_err(db_err)? else {
+            return Ok(None);
         };
         let json =
             |name: &str| -> Result<serde_json::Value> { row.try_get("", name).map_err(db_err) };
@@ -457,7 +454,7 @@ impl TenantTx {
             .into_iter()
             .filter_map(|n| Some((n.date, n.call?, n.wrap)))
             .collect();
-        Ok((day, neighbours))
+        Ok(Some((day, neighbours)))
     }
 
     /// The crew member's work day on `date`, created when `create` and missing.
@@ -511,7 +508,7 @@ impl TenantTx {
         if current.version != c.expected_version {
             return Err(stale(current.version, c.expected_version));
         }
-        let day = self.day_by_id(current.work_day_id).await?;
+        let (day, neighbours) = self.day_with_neighbours(current.work_day_id).await?;
         let times: Vec<(PunchKind, DateTime<Utc>)> = day
             .punches
             .iter()
@@ -524,8 +521,7 @@ impl TenantTx {
             })
             .collect();
         timeline(&times)?;
-        self.check_neighbours(current.crew_member_id, day.id, day.date, &times)
-            .await?;
+        neighbour_conflict(&neighbours, &times)?;
         if c.kind == PunchKind::Call {
             let date = local_date(c.at, tz);
             if date != day.date {
@@ -691,20 +687,21 @@ impl TenantTx {
     }
 
     async fn day_by_id(&self, id: Uuid) -> Result<WorkDayRecord> {
-        let row = DayRow::find_by_statement(Statement::from_sql_and_values(
+        self.day_with_neighbours(id).await.map(|(day, _)| day)
+    }
+
+    /// A work day by id with its punches and its neighbours, in one statement.
+    async fn day_with_neighbours(&self, id: Uuid) -> Result<(WorkDayRecord, Vec<NeighbourDay>)> {
+        self.read_day(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id, crew_member_id, work_date, day_type, version FROM work_days WHERE id = $1",
+            format!(
+                "WITH d AS (SELECT id, crew_member_id, work_date, day_type, version FROM work_days \
+                 WHERE id = $1) {DAY_READ}"
+            ),
             [id.into()],
         ))
-        .one(self.conn())
-        .await
-        .map_err(db_err)?
-        .ok_or(Error::NotFound("work day"))?;
-        self.work_days(&[row.crew_member_id], row.work_date, row.work_date)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(Error::NotFound("work day"))
+        .await?
+        .ok_or(Error::NotFound("work day"))
     }
 
     /// The work days of `crew` between two dates (inclusive), each with its punches in order.
@@ -880,47 +877,6 @@ impl TenantTx {
 }
 
 impl TenantTx {
-    /// Keeps work days from overlapping: a day's call must come after the previous day's wrap
-    /// (which must exist), and every punch of the day must come before the next day's call.
-    async fn check_neighbours(
-        &self,
-        crew: Uuid,
-        day: Uuid,
-        date: NaiveDate,
-        times: &[(PunchKind, DateTime<Utc>)],
-    ) -> Result<()> {
-        if !times.iter().any(|(k, _)| *k == PunchKind::Call) {
-            return Ok(());
-        }
-        let rows = self
-            .conn()
-            .query_all(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT d.work_date, max(p.at) FILTER (WHERE p.kind = 'CALL') AS call_at, \
-                 max(p.at) FILTER (WHERE p.kind = 'WRAP') AS wrap_at \
-                 FROM work_days d JOIN punches p ON p.work_day_id = d.id AND p.deleted_at IS NULL \
-                 WHERE d.crew_member_id = $1 AND d.id <> $2 \
-                 AND d.work_date BETWEEN $3::date - 3 AND $3::date + 3 GROUP BY d.work_date",
-                [crew.into(), day.into(), date.into()],
-            ))
-            .await
-            .map_err(db_err)?;
-        let mut days: Vec<NeighbourDay> = Vec::new();
-        for r in rows {
-            let call_at: Option<DateTime<Utc>> = r.try_get("", "call_at").map_err(db_err)?;
-            if let Some(c) = call_at {
-                days.push((
-                    r.try_get("", "work_date").map_err(db_err)?,
-                    c,
-                    r.try_get("", "wrap_at").map_err(db_err)?,
-                ));
-            }
-        }
-        neighbour_conflict(&days, times)
-    }
-}
-
-impl TenantTx {
     /// A wrap sets the next day's rest (turnaround): that day's card is touched too, which
     /// matters when it is the first day of the next week.
     async fn touch_after_wrap(&self, crew: Uuid, date: NaiveDate) -> Result<()> {
@@ -930,6 +886,22 @@ impl TenantTx {
         }
     }
 }
+
+/// Completes a read of one work day selected by a `d` CTE: the day, its punches in order and
+/// the calls and wraps of the other days within three days of it (JSON shapes as the week read
+/// decodes).
+const DAY_READ: &str = "SELECT d.id, d.crew_member_id, d.work_date, d.day_type, d.version, \
+             COALESCE((SELECT json_agg(json_build_object('id', p.id, 'crew_member_id', p.crew_member_id, \
+               'work_day_id', p.work_day_id, 'kind', p.kind, 'at', p.at, 'version', p.version) ORDER BY p.at, p.id) \
+               FROM punches p WHERE p.work_day_id = d.id AND p.deleted_at IS NULL), '[]') AS punches, \
+             COALESCE((SELECT json_agg(json_build_object('date', n.work_date, 'call', n.call_at, 'wrap', n.wrap_at)) \
+               FROM (SELECT o.work_date, max(q.at) FILTER (WHERE q.kind = 'CALL') AS call_at, \
+                            max(q.at) FILTER (WHERE q.kind = 'WRAP') AS wrap_at \
+                     FROM work_days o JOIN punches q ON q.work_day_id = o.id AND q.deleted_at IS NULL \
+                     WHERE o.crew_member_id = d.crew_member_id AND o.id <> d.id \
+                       AND o.work_date BETWEEN d.work_date - 3 AND d.work_date + 3 \
+                     GROUP BY o.work_date) n), '[]') AS neighbours \
+             FROM d";
 
 /// A day near a punch's day: (date, call, wrap).
 type NeighbourDay = (NaiveDate, DateTime<Utc>, Option<DateTime<Utc>>);
