@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use async_graphql::http::{parse_query_string, GraphiQLSource};
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, Request as GqlRequest, Response as GqlResponse};
+use async_graphql::{
+    BatchRequest, BatchResponse, Request as GqlRequest, Response as GqlResponse, ServerError,
+};
 use poem::http::{header, StatusCode};
 use poem::middleware::CatchPanic;
 use poem::web::Data;
@@ -15,7 +17,8 @@ use tracing::Instrument;
 
 use crate::auth::{bearer, Caller};
 use crate::error::{ensure_codes, server_error};
-use crate::limits::{max_aliases_per_field, metric_name, operation_name, operation_type};
+use crate::limits::{metric_name, operation_name, operation_type};
+use crate::parsed::Parsed;
 use crate::schema::ConnectionExpiry;
 use crate::schema::RequestCtx;
 use crate::state::{AppState, Environment};
@@ -249,7 +252,7 @@ async fn graphql_get(
 
 async fn graphql_query(req: &Request, state: &AppState) -> Response {
     let new_media = wants_graphql_response(req);
-    let mut gql = match parse_query_string(req.uri().query().unwrap_or_default()) {
+    let gql = match parse_query_string(req.uri().query().unwrap_or_default()) {
         Ok(r) => r,
         Err(e) => {
             return error_response(
@@ -262,8 +265,8 @@ async fn graphql_query(req: &Request, state: &AppState) -> Response {
     };
     // GET may not change anything: a mutation must come by POST.
     let op_name = gql.operation_name.clone();
-    if let Ok(doc) = gql.parsed_query() {
-        let ty = operation_type(doc, op_name.as_deref());
+    if let Some(parsed) = state.parsed.get(&gql.query) {
+        let ty = operation_type(&parsed.doc, op_name.as_deref());
         if ty == Some(OperationType::Mutation) || ty == Some(OperationType::Subscription) {
             let mut resp = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -290,27 +293,19 @@ async fn execute(state: &AppState, rc: &RequestCtx, mut req: GqlRequest) -> GqlR
         return GqlResponse::from_errors(vec![refused]);
     }
     let op_name = req.operation_name.clone();
-    let name = match req.parsed_query() {
-        Ok(doc) => {
-            let (aliases, field) = if state.config.protections {
-                max_aliases_per_field(doc)
-            } else {
-                (0, String::new())
-            };
-            if aliases > state.config.max_aliases {
+    let name = match state.parsed.get(&req.query) {
+        Some(parsed) => {
+            if let Some(refused) = too_many_aliases(state, &parsed) {
                 record_operation("rejected", "rejected", started);
-                return GqlResponse::from_errors(vec![server_error(
-                    "BAD_USER_INPUT",
-                    format!(
-                        "{aliases} aliases of field {field:?}; at most {} are allowed",
-                        state.config.max_aliases
-                    ),
-                )]);
+                return GqlResponse::from_errors(vec![refused]);
             }
+            let doc = &parsed.doc;
             let ty = operation_type(doc, op_name.as_deref());
-            metric_name(operation_name(doc, op_name.as_deref()), ty)
+            let name = metric_name(operation_name(doc, op_name.as_deref()), ty);
+            req.set_parsed_query(doc.clone());
+            name
         }
-        Err(_) => "unparsable".to_owned(),
+        None => "unparsable".to_owned(),
     };
     let mut resp = state.schema.execute(req.data(rc.clone())).await;
     ensure_codes(&mut resp.errors);
@@ -321,6 +316,20 @@ async fn execute(state: &AppState, rc: &RequestCtx, mut req: GqlRequest) -> GqlR
     };
     record_operation(&name, outcome, started);
     resp
+}
+
+/// The refusal of a document with more aliases of one field than allowed (protections on).
+fn too_many_aliases(state: &AppState, parsed: &Parsed) -> Option<ServerError> {
+    let (aliases, field) = &parsed.aliases;
+    (state.config.protections && *aliases > state.config.max_aliases).then(|| {
+        server_error(
+            "BAD_USER_INPUT",
+            format!(
+                "{aliases} aliases of field {field:?}; at most {} are allowed",
+                state.config.max_aliases
+            ),
+        )
+    })
 }
 
 fn record_operation(name: &str, outcome: &'static str, started: Instant) {
@@ -601,20 +610,11 @@ impl SocketExecutor {
             rc.charge_caller().map_err(refused)?;
             request = request.data(rc).data(ConnectionExpiry(s.expiry));
         }
-        if !self.state.config.protections {
-            return Ok(request);
-        }
-        if let Ok(doc) = request.parsed_query() {
-            let (aliases, field) = max_aliases_per_field(doc);
-            if aliases > self.state.config.max_aliases {
-                return Err(refused(server_error(
-                    "BAD_USER_INPUT",
-                    format!(
-                        "{aliases} aliases of field {field:?}; at most {} are allowed",
-                        self.state.config.max_aliases
-                    ),
-                )));
+        if let Some(parsed) = self.state.parsed.get(&request.query) {
+            if let Some(e) = too_many_aliases(&self.state, &parsed) {
+                return Err(refused(e));
             }
+            request.set_parsed_query(parsed.doc.clone());
         }
         Ok(request)
     }

@@ -134,7 +134,12 @@ pub struct AppState {
     pub bus: crewtime_realtime::Bus,
     /// Live computations shared by the node's subscriptions.
     pub(crate) live: Arc<crate::schema::LiveFlights>,
+    /// Parsed documents of the queries this node was sent recently.
+    pub(crate) parsed: Arc<crate::parsed::ParsedQueries>,
 }
+
+/// Distinct query texts a node keeps parsed (an application sends a few dozen).
+const PARSED_QUERIES_KEPT: usize = 1024;
 
 impl AppState {
     pub fn new(
@@ -173,6 +178,7 @@ impl AppState {
             redis,
             bus,
             live: Arc::default(),
+            parsed: Arc::new(crate::parsed::ParsedQueries::new(PARSED_QUERIES_KEPT)),
         }
     }
 }

@@ -70,6 +70,21 @@ struct Args {
     /// Exit with status 1 when a target is missed.
     #[arg(long)]
     strict: bool,
+    /// Run only these scenarios (for profiling one of them); targets that need a skipped
+    /// scenario are left out of the report.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Scenario>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    Single,
+    Week,
+    Protections,
+    Punch,
+    FanOut,
+    Mix,
+    Memory,
 }
 
 fn with_db(admin_url: &str, db: &str) -> Result<String> {
@@ -214,6 +229,7 @@ async fn main() -> Result<()> {
         workers: args.workers,
     };
     let mut report = Report::new(&args.out, spec, args.pool, args.workers);
+    let wants = |s: Scenario| args.only.is_empty() || args.only.contains(&s);
 
     let node_a = procs::crewtime(&settings, "crewtime-a").await?;
     let token = gql::login(&node_a.base, seed::ADMIN_EMAIL, seed::ADMIN_PASSWORD).await?;
@@ -241,233 +257,257 @@ async fn main() -> Result<()> {
         ),
     )
     .await?;
-    eprintln!("bench: starting PostGraphile 5");
-    let pg = procs::postgraphile(&args.peer_dir, &url, &first.schema, args.pool, &log_dir).await?;
-    eprintln!("bench: single object by id");
-    let ct_one = scenarios::single_crewtime(&run, &node_a.base, &token, first_crew.clone()).await;
-    let pg_one = scenarios::single_postgraphile(&run, &pg.base, first_crew.clone()).await;
-    report.pair("single object by id", &ct_one, &pg_one);
-    eprintln!("bench: department week");
-    let ct_week =
-        scenarios::week_crewtime(&run, &node_a.base, &token, first.clone(), last_week).await;
-    let pg_week = scenarios::week_postgraphile(&run, &pg.base, first.clone()).await;
-    let statements = scenarios::week_statements(&node_a.base, &token, &first, last_week).await?;
-    report.pair("department week", &ct_week, &pg_week);
-    pg.stop().await;
-    report.target(Target::at_least(
-        "single object: requests/s vs PostGraphile",
-        ct_one.rps / pg_one.rps,
-        1.5,
-    ));
-    report.target(Target::at_most(
-        "single object: p99 vs PostGraphile",
-        ct_one.p99_ms / pg_one.p99_ms,
-        0.7,
-    ));
-    report.target(Target::at_least(
-        "department week: requests/s vs PostGraphile",
-        ct_week.rps / pg_week.rps,
-        1.0,
-    ));
-    report.target(Target::at_most(
-        "department week: SQL statements per request",
-        statements,
-        3.0,
-    ));
-
-    // 6: all protections on vs off, alternating to spread the noise over both.
-    eprintln!("bench: protections on vs off");
-    let mut off_settings = settings.clone();
-    off_settings.extra = vec![("CREWTIME_PROTECTIONS".into(), "off".into())];
-    let node_off = procs::crewtime(&off_settings, "crewtime-protections-off").await?;
-    let half = Run {
-        warmup: Duration::from_secs(1),
-        duration: run.duration / 2,
-        workers: run.workers,
-    };
-    let (mut on_n, mut off_n) = (0u64, 0u64);
-    let mut on_stats = Vec::new();
-    let mut off_stats = Vec::new();
-    for _ in 0..4 {
-        let on = scenarios::single_crewtime(&half, &node_a.base, &token, first_crew.clone()).await;
-        let off =
-            scenarios::single_crewtime(&half, &node_off.base, &token, first_crew.clone()).await;
-        on_n += on.requests;
-        off_n += off.requests;
-        on_stats.push(on);
-        off_stats.push(off);
-    }
-    node_off.stop().await;
-    report.rows_of("protections on", &on_stats);
-    report.rows_of("protections off", &off_stats);
-    report.target(Target::at_least(
-        "protections on vs off: requests/s",
-        on_n as f64 / off_n.max(1) as f64,
-        0.90,
-    ));
-
-    // 3: recordPunch with 10% retries vs pgbench single-row writes.
-    eprintln!("bench: recordPunch vs pgbench");
     let p = prods.len();
-    // One crew member per worker, spread over the productions, all distinct.
-    // The last crew member of each first department stays free for the statement count.
-    let writers: Vec<world::Crew> = (0..args.workers)
-        .filter_map(|w| {
-            let crew = &prods[w % p].depts[0].crew;
-            crew[..crew.len().saturating_sub(1)].get(w / p).cloned()
-        })
-        .collect();
-    if writers.len() < args.workers {
-        bail!(
-            "{} workers need {} crew in each production's first department",
-            args.workers,
-            args.workers.div_ceil(p)
-        );
-    }
+    // The first day no seeded punch is on: punch scenarios write from here.
     let punch_from = seed::first_free_day(spec.weeks);
-    let (ct_punch, retries, acknowledged, writers) =
-        scenarios::punches(&run, &node_a.base, &token, writers, punch_from).await?;
-    let mut rows = 0i64;
-    for w in &writers {
-        let prod = prods
-            .iter()
-            .find(|p| p.crew().any(|c| c.uuid == w.uuid))
-            .context("writer's production")?;
-        let r = db
-            .query_one(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                format!(
-                    "SELECT count(*) AS n FROM \"{}\".punches WHERE crew_member_id = $1 AND deleted_at IS NULL AND at >= $2",
-                    prod.schema
-                ),
-                [w.uuid.into(), punch_from.into()],
-            ))
-            .await?
-            .context("count")?;
-        rows += r.try_get::<i64>("", "n")?;
+    let mut ct_one_p99 = None;
+    if wants(Scenario::Single) || wants(Scenario::Week) {
+        eprintln!("bench: starting PostGraphile 5");
+        let pg =
+            procs::postgraphile(&args.peer_dir, &url, &first.schema, args.pool, &log_dir).await?;
+        if wants(Scenario::Single) {
+            eprintln!("bench: single object by id");
+            let ct_one =
+                scenarios::single_crewtime(&run, &node_a.base, &token, first_crew.clone()).await;
+            let pg_one = scenarios::single_postgraphile(&run, &pg.base, first_crew.clone()).await;
+            report.pair("single object by id", &ct_one, &pg_one);
+            report.target(Target::at_least(
+                "single object: requests/s vs PostGraphile",
+                ct_one.rps / pg_one.rps,
+                1.5,
+            ));
+            report.target(Target::at_most(
+                "single object: p99 vs PostGraphile",
+                ct_one.p99_ms / pg_one.p99_ms,
+                0.7,
+            ));
+            ct_one_p99 = Some(ct_one.p99_ms);
+        }
+        if wants(Scenario::Week) {
+            eprintln!("bench: department week");
+            let ct_week =
+                scenarios::week_crewtime(&run, &node_a.base, &token, first.clone(), last_week)
+                    .await;
+            let pg_week = scenarios::week_postgraphile(&run, &pg.base, first.clone()).await;
+            let statements =
+                scenarios::week_statements(&node_a.base, &token, &first, last_week).await?;
+            report.pair("department week", &ct_week, &pg_week);
+            report.target(Target::at_least(
+                "department week: requests/s vs PostGraphile",
+                ct_week.rps / pg_week.rps,
+                1.0,
+            ));
+            report.target(Target::at_most(
+                "department week: SQL statements per request",
+                statements,
+                3.0,
+            ));
+        }
+        pg.stop().await;
     }
-    // A crew member no other scenario writes: the last of the first department.
-    let counted = prods[0].depts[0].crew.last().context("crew")?;
-    let punch_sql = scenarios::punch_statements(&node_a.base, &token, counted, punch_from).await?;
-    report.note("recordPunch: SQL statements per new punch", punch_sql);
-    let pgb = procs::pgbench(&url, args.workers, args.seconds, &log_dir).await?;
-    report.punches(&ct_punch, retries, acknowledged, rows, &pgb);
-    report.target(Target::at_least(
-        "recordPunch: TPS vs pgbench single-row writes",
-        ct_punch.rps / pgb.tps,
-        0.5,
-    ));
-    report.target(Target::equals(
-        "recordPunch: duplicate punches",
-        (rows - acknowledged as i64) as f64,
-        0.0,
-    ));
 
-    // 4: fan-out of one punch to many subscribers over two nodes.
-    eprintln!(
-        "bench: fan-out to {} subscribers over 2 nodes",
-        args.subscribers
-    );
-    let node_b = procs::crewtime(&settings, "crewtime-b").await?;
-    let fan_date = punch_from;
-    scenarios::publish_call_sheet(&admin, &first, fan_date).await?;
-    let fan = scenarios::fan_out(
-        [&node_a.base, &node_b.base],
-        &token,
-        &first,
-        first.depts.len() - 1,
-        fan_date,
-        args.subscribers,
-    )
-    .await?;
-    node_b.stop().await;
-    report.fan_out(&fan);
-    report.target(Target::at_most(
-        "fan-out: last subscriber p99 vs single-query p99",
-        fan.last_p99_ms / ct_one.p99_ms,
-        5.0,
-    ));
-    report.target(Target::equals("fan-out: dropped", fan.dropped as f64, 0.0));
+    if wants(Scenario::Protections) {
+        // 6: all protections on vs off, alternating to spread the noise over both.
+        eprintln!("bench: protections on vs off");
+        let mut off_settings = settings.clone();
+        off_settings.extra = vec![("CREWTIME_PROTECTIONS".into(), "off".into())];
+        let node_off = procs::crewtime(&off_settings, "crewtime-protections-off").await?;
+        let half = Run {
+            warmup: Duration::from_secs(1),
+            duration: run.duration / 2,
+            workers: run.workers,
+        };
+        let (mut on_n, mut off_n) = (0u64, 0u64);
+        let mut on_stats = Vec::new();
+        let mut off_stats = Vec::new();
+        for _ in 0..4 {
+            let on = scenarios::single_crewtime(&half, &node_a.base, &token, first_crew.clone()).await;
+            let off =
+                scenarios::single_crewtime(&half, &node_off.base, &token, first_crew.clone()).await;
+            on_n += on.requests;
+            off_n += off.requests;
+            on_stats.push(on);
+            off_stats.push(off);
+        }
+        node_off.stop().await;
+        report.rows_of("protections on", &on_stats);
+        report.rows_of("protections off", &off_stats);
+        report.target(Target::at_least(
+            "protections on vs off: requests/s",
+            on_n as f64 / off_n.max(1) as f64,
+            0.90,
+        ));
+    }
 
-    // 5: 1,000 concurrent clients, 90% reads / 10% punches, on a warm cache; then the same
-    // clients with reads only, for the cache's hit rate on the read mix.
-    eprintln!("bench: {} concurrent clients, 90% reads", args.clients);
-    scenarios::warm(&node_a.base, &token, &prods, last_week).await?;
-    // One crew member of its own per client, spread over the productions, from the departments
-    // no other scenario writes.
-    let pools: Vec<Vec<&world::Crew>> = prods
-        .iter()
-        .map(|prod| {
-            prod.depts[1..prod.depts.len() - 1]
+    if wants(Scenario::Punch) {
+        // 3: recordPunch with 10% retries vs pgbench single-row writes.
+        eprintln!("bench: recordPunch vs pgbench");
+        // One crew member per worker, spread over the productions, all distinct.
+        // The last crew member of each first department stays free for the statement count.
+        let writers: Vec<world::Crew> = (0..args.workers)
+            .filter_map(|w| {
+                let crew = &prods[w % p].depts[0].crew;
+                crew[..crew.len().saturating_sub(1)].get(w / p).cloned()
+            })
+            .collect();
+        if writers.len() < args.workers {
+            bail!(
+                "{} workers need {} crew in each production's first department",
+                args.workers,
+                args.workers.div_ceil(p)
+            );
+        }
+        let (ct_punch, retries, acknowledged, writers) =
+            scenarios::punches(&run, &node_a.base, &token, writers, punch_from).await?;
+        let mut rows = 0i64;
+        for w in &writers {
+            let prod = prods
                 .iter()
-                .flat_map(|d| d.crew.iter())
-                .collect()
-        })
-        .collect();
-    let mix_writers: Vec<world::Crew> = (0..args.clients)
-        .filter_map(|c| pools[c % p].get(c / p).map(|w| (*w).clone()))
-        .collect();
-    if mix_writers.len() < args.clients {
-        bail!(
-            "{} clients need as many crew outside the first and last departments",
-            args.clients
-        );
+                .find(|p| p.crew().any(|c| c.uuid == w.uuid))
+                .context("writer's production")?;
+            let r = db
+                .query_one(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    format!(
+                        "SELECT count(*) AS n FROM \"{}\".punches WHERE crew_member_id = $1 AND deleted_at IS NULL AND at >= $2",
+                        prod.schema
+                    ),
+                    [w.uuid.into(), punch_from.into()],
+                ))
+                .await?
+                .context("count")?;
+            rows += r.try_get::<i64>("", "n")?;
+        }
+        // A crew member no other scenario writes: the last of the first department.
+        let counted = prods[0].depts[0].crew.last().context("crew")?;
+        let punch_sql = scenarios::punch_statements(&node_a.base, &token, counted, punch_from).await?;
+        report.note("recordPunch: SQL statements per new punch", punch_sql);
+        let pgb = procs::pgbench(&url, args.workers, args.seconds, &log_dir).await?;
+        report.punches(&ct_punch, retries, acknowledged, rows, &pgb);
+        report.target(Target::at_least(
+            "recordPunch: TPS vs pgbench single-row writes",
+            ct_punch.rps / pgb.tps,
+            0.5,
+        ));
+        report.target(Target::equals(
+            "recordPunch: duplicate punches",
+            (rows - acknowledged as i64) as f64,
+            0.0,
+        ));
     }
-    let mix_writers = Arc::new(mix_writers);
-    let all_prods = Arc::new(prods.clone());
-    let c0 = scenarios::cache_counts(&node_a.base).await?;
-    let mix = scenarios::mix(
-        &run,
-        args.clients,
-        &node_a.base,
-        &token,
-        all_prods.clone(),
-        mix_writers.clone(),
-        last_week,
-        punch_from,
-        0.10,
-    )
-    .await?;
-    let c1 = scenarios::cache_counts(&node_a.base).await?;
-    eprintln!("bench: the same clients, reads only");
-    let reads = scenarios::mix(
-        &run,
-        args.clients,
-        &node_a.base,
-        &token,
-        all_prods,
-        mix_writers,
-        last_week,
-        punch_from,
-        0.0,
-    )
-    .await?;
-    let c2 = scenarios::cache_counts(&node_a.base).await?;
-    let (mh, mm, mix_caches) = scenarios::cache_delta(&c0, &c1);
-    let (rh, rm, read_caches) = scenarios::cache_delta(&c1, &c2);
-    report.mix("90% reads / 10% punches", &mix, mh, mm, mix_caches);
-    report.mix("reads only", &reads, rh, rm, read_caches);
-    let rate = |h: f64, m: f64| if h + m > 0.0 { h / (h + m) } else { 0.0 };
-    report.note("read-model cache hit rate, 90/10 mix", rate(mh, mm));
-    report.target(Target::at_most(
-        "1,000 clients 90/10: p95 ms",
-        mix.stats.p95_ms,
-        25.0,
-    ));
-    report.target(Target::equals(
-        "1,000 clients 90/10: errors",
-        (mix.stats.errors + reads.stats.errors) as f64,
-        0.0,
-    ));
-    report.target(Target::above(
-        "read-model cache hit rate on the read mix",
-        rate(rh, rm),
-        0.95,
-    ));
+
+    if wants(Scenario::FanOut) {
+        // 4: fan-out of one punch to many subscribers over two nodes.
+        eprintln!(
+            "bench: fan-out to {} subscribers over 2 nodes",
+            args.subscribers
+        );
+        let node_b = procs::crewtime(&settings, "crewtime-b").await?;
+        let fan_date = punch_from;
+        scenarios::publish_call_sheet(&admin, &first, fan_date).await?;
+        let fan = scenarios::fan_out(
+            [&node_a.base, &node_b.base],
+            &token,
+            &first,
+            first.depts.len() - 1,
+            fan_date,
+            args.subscribers,
+        )
+        .await?;
+        node_b.stop().await;
+        report.fan_out(&fan);
+        if let Some(one_p99) = ct_one_p99 {
+            report.target(Target::at_most(
+                "fan-out: last subscriber p99 vs single-query p99",
+                fan.last_p99_ms / one_p99,
+                5.0,
+            ));
+        }
+        report.target(Target::equals("fan-out: dropped", fan.dropped as f64, 0.0));
+    }
+
+    if wants(Scenario::Mix) {
+        // 5: 1,000 concurrent clients, 90% reads / 10% punches, on a warm cache; then the same
+        // clients with reads only, for the cache's hit rate on the read mix.
+        eprintln!("bench: {} concurrent clients, 90% reads", args.clients);
+        scenarios::warm(&node_a.base, &token, &prods, last_week).await?;
+        // One crew member of its own per client, spread over the productions, from the departments
+        // no other scenario writes.
+        let pools: Vec<Vec<&world::Crew>> = prods
+            .iter()
+            .map(|prod| {
+                prod.depts[1..prod.depts.len() - 1]
+                    .iter()
+                    .flat_map(|d| d.crew.iter())
+                    .collect()
+            })
+            .collect();
+        let mix_writers: Vec<world::Crew> = (0..args.clients)
+            .filter_map(|c| pools[c % p].get(c / p).map(|w| (*w).clone()))
+            .collect();
+        if mix_writers.len() < args.clients {
+            bail!(
+                "{} clients need as many crew outside the first and last departments",
+                args.clients
+            );
+        }
+        let mix_writers = Arc::new(mix_writers);
+        let all_prods = Arc::new(prods.clone());
+        let c0 = scenarios::cache_counts(&node_a.base).await?;
+        let mix = scenarios::mix(
+            &run,
+            args.clients,
+            &node_a.base,
+            &token,
+            all_prods.clone(),
+            mix_writers.clone(),
+            last_week,
+            punch_from,
+            0.10,
+        )
+        .await?;
+        let c1 = scenarios::cache_counts(&node_a.base).await?;
+        eprintln!("bench: the same clients, reads only");
+        let reads = scenarios::mix(
+            &run,
+            args.clients,
+            &node_a.base,
+            &token,
+            all_prods,
+            mix_writers,
+            last_week,
+            punch_from,
+            0.0,
+        )
+        .await?;
+        let c2 = scenarios::cache_counts(&node_a.base).await?;
+        let (mh, mm, mix_caches) = scenarios::cache_delta(&c0, &c1);
+        let (rh, rm, read_caches) = scenarios::cache_delta(&c1, &c2);
+        report.mix("90% reads / 10% punches", &mix, mh, mm, mix_caches);
+        report.mix("reads only", &reads, rh, rm, read_caches);
+        let rate = |h: f64, m: f64| if h + m > 0.0 { h / (h + m) } else { 0.0 };
+        report.note("read-model cache hit rate, 90/10 mix", rate(mh, mm));
+        report.target(Target::at_most(
+            "1,000 clients 90/10: p95 ms",
+            mix.stats.p95_ms,
+            25.0,
+        ));
+        report.target(Target::equals(
+            "1,000 clients 90/10: errors",
+            (mix.stats.errors + reads.stats.errors) as f64,
+            0.0,
+        ));
+        report.target(Target::above(
+            "read-model cache hit rate on the read mix",
+            rate(rh, rm),
+            0.95,
+        ));
+    }
+
     node_a.stop().await;
 
     // Memory with many open subscriptions on one fresh node.
-    if args.memory_subscriptions > 0 {
+    if wants(Scenario::Memory) && args.memory_subscriptions > 0 {
         eprintln!(
             "bench: memory with {} subscriptions",
             args.memory_subscriptions

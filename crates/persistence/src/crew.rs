@@ -10,7 +10,8 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
 use crate::idempotency::{replay_id, IdempotencyKey};
-use crate::{db_err, is_unique_violation, TenantTx};
+use crate::productions::{member_sql, member_view, MemberView};
+use crate::{db_err, is_undefined_table, is_unique_violation, Store, TenantTx};
 
 #[derive(FromQueryResult, serde::Deserialize)]
 pub(crate) struct CrewRow {
@@ -108,6 +109,72 @@ impl TryFrom<DealRow> for Deal {
 
 const DEAL_COLUMNS: &str =
     "id, crew_member_id, version, effective_from, kind, rate, guaranteed_hours, reason, created_at";
+
+/// One crew member (columns prefixed `c_`) with their department (`d_`) by the id in
+/// placeholder `id`; `tables` qualifies the tables ("" reads through the search path).
+fn crew_with_department_sql(tables: &str, id: &str) -> String {
+    format!(
+        "SELECT c.id AS c_id, c.department_id AS c_department_id, c.name AS c_name, \
+         c.email AS c_email, c.position AS c_position, c.occupation_code AS c_occupation_code, \
+         c.union_name AS c_union_name, c.union_local AS c_union_local, \
+         c.rule_set AS c_rule_set, c.user_id AS c_user_id, c.version AS c_version, \
+         c.time_version AS c_time_version, c.created_at AS c_created_at, d.id AS d_id, \
+         d.name AS d_name, d.code AS d_code, d.daily_budget AS d_daily_budget, \
+         d.created_at AS d_created_at \
+         FROM {tables}crew_members c JOIN {tables}departments d ON d.id = c.department_id \
+         WHERE c.id = {id}"
+    )
+}
+
+impl Store {
+    /// The caller's membership of `production` and one of its crew members with their
+    /// department, in one statement outside any transaction: a read of one crew member by id
+    /// is one round trip. The tables are schema-qualified (the schema name is derived from the
+    /// production id). A production that does not exist has no schema, which PostgreSQL reports
+    /// as an undefined table: `NOT_FOUND`, as for a production the caller is not a member of.
+    pub async fn member_and_crew_member(
+        &self,
+        user: Uuid,
+        production: Uuid,
+        id: Uuid,
+    ) -> Result<(
+        MemberView,
+        Option<(CrewMember, crewtime_domain::production::Department)>,
+    )> {
+        let schema = crewtime_domain::production::Production::schema_name_for(production);
+        let tables = format!("\"{schema}\".");
+        let sql = member_sql(
+            ", o.*",
+            &format!(
+                "LEFT JOIN ({}) AS o ON true",
+                crew_with_department_sql(&tables, "$3")
+            ),
+        );
+        let rows = match self
+            .db
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [production.into(), user.into(), id.into()],
+            ))
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) if is_undefined_table(&e) => return Err(Error::NotFound("production")),
+            Err(e) => return Err(db_err(e)),
+        };
+        let found = match rows.first() {
+            Some(row) if row.try_get::<Option<Uuid>>("", "c_id").map_err(db_err)?.is_some() => {
+                let crew = CrewRow::from_query_result(row, "c_").map_err(db_err)?;
+                let department = crate::departments::DepartmentRow::from_query_result(row, "d_")
+                    .map_err(db_err)?;
+                Some((crew.into(), department.of(production)))
+            }
+            _ => None,
+        };
+        Ok((member_view(rows)?, found))
+    }
+}
 
 impl TenantTx {
     /// Adds a crew member with the first version of their deal.
@@ -322,11 +389,7 @@ impl TenantTx {
             .conn()
             .query_one(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT c.id, c.department_id, c.name, c.email, c.position, c.occupation_code, \
-                 c.union_name, c.union_local, c.rule_set, c.user_id, c.version, c.time_version, \
-                 c.created_at, d.id AS d_id, d.name AS d_name, d.code AS d_code, \
-                 d.daily_budget AS d_daily_budget, d.created_at AS d_created_at \
-                 FROM crew_members c JOIN departments d ON d.id = c.department_id WHERE c.id = $1",
+                crew_with_department_sql("", "$1"),
                 [id.into()],
             ))
             .await
@@ -334,7 +397,7 @@ impl TenantTx {
         let Some(row) = row else {
             return Ok(None);
         };
-        let crew = CrewRow::from_query_result(&row, "").map_err(db_err)?;
+        let crew = CrewRow::from_query_result(&row, "c_").map_err(db_err)?;
         let department =
             crate::departments::DepartmentRow::from_query_result(&row, "d_").map_err(db_err)?;
         Ok(Some((crew.into(), self.department(department))))

@@ -19,16 +19,22 @@ pub(crate) struct DepartmentRow {
 
 const COLUMNS: &str = "id, name, code, daily_budget, created_at";
 
+impl DepartmentRow {
+    pub(crate) fn of(self, production: Uuid) -> Department {
+        Department {
+            id: self.id,
+            production_id: production,
+            name: self.name,
+            code: self.code,
+            daily_budget: self.daily_budget,
+            created_at: self.created_at,
+        }
+    }
+}
+
 impl TenantTx {
     pub(crate) fn department(&self, r: DepartmentRow) -> Department {
-        Department {
-            id: r.id,
-            production_id: self.production().id,
-            name: r.name,
-            code: r.code,
-            daily_budget: r.daily_budget,
-            created_at: r.created_at,
-        }
+        r.of(self.production().id)
     }
 
     pub async fn create_department(

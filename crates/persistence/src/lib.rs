@@ -61,6 +61,12 @@ fn is_unavailable(e: &DbErr) -> bool {
     }
 }
 
+/// True when a statement named a table that does not exist: in a schema-qualified read, the
+/// production (whose schema it names) does not exist.
+pub(crate) fn is_undefined_table(e: &DbErr) -> bool {
+    matches!(sql_state(e).as_deref(), Some("42P01") | Some("3F000"))
+}
+
 /// True when PostgreSQL refused a write because of a unique index.
 pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
     sql_state(e).as_deref() == Some("23505")

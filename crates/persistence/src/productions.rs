@@ -75,10 +75,11 @@ pub(crate) fn member_view(rows: Vec<sea_orm::QueryResult>) -> Result<MemberView>
 }
 
 /// The membership read, shared by `production_for_member` and `TenantTx::begin_member`.
-pub(crate) fn member_sql(extra: &str) -> String {
+/// `columns` and `joins` add to the read (one row per role of the caller).
+pub(crate) fn member_sql(columns: &str, joins: &str) -> String {
     format!(
-        "SELECT {PRODUCTION_COLUMNS}, m.user_id, m.production_id, m.role, m.department_id{extra} \
-         FROM crewtime.productions p JOIN crewtime.memberships m ON m.production_id = p.id \
+        "SELECT {PRODUCTION_COLUMNS}, m.user_id, m.production_id, m.role, m.department_id{columns} \
+         FROM crewtime.productions p JOIN crewtime.memberships m ON m.production_id = p.id {joins} \
          WHERE p.id = $1 AND m.user_id = $2"
     )
 }
@@ -206,7 +207,7 @@ impl Store {
             .db
             .query_all(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                member_sql(""),
+                member_sql("", ""),
                 [production.into(), user.into()],
             ))
             .await

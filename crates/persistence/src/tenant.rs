@@ -47,7 +47,10 @@ impl TenantTx {
         let rows = txn
             .query_all(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                member_sql(", set_config('search_path', p.schema_name, true) AS search_path"),
+                member_sql(
+                    ", set_config('search_path', p.schema_name, true) AS search_path",
+                    "",
+                ),
                 [production.into(), user.into()],
             ))
             .await

@@ -148,6 +148,8 @@ fn main() -> ExitCode {
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Named so `top -H` and perf tell the server's threads from other tokio programs'.
+        .thread_name("crewtime-worker")
         .build()
     {
         Ok(r) => r,

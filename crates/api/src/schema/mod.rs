@@ -216,6 +216,16 @@ impl RequestCtx {
         }
     }
 
+    /// Whether this operation has read the caller's view of `production` already.
+    fn knows(&self, production: Uuid) -> Result<bool> {
+        Ok(self
+            .op
+            .views
+            .lock()
+            .map_err(|_| Error::internal("views lock poisoned"))?
+            .contains_key(&production))
+    }
+
     pub(crate) fn remember(&self, view: Arc<MemberView>) -> Result<()> {
         self.op
             .views
@@ -249,12 +259,7 @@ impl RequestCtx {
     /// object by id. Same answers as `access` (`NOT_FOUND` without a membership).
     pub(crate) async fn access_tx(&self, production: Uuid) -> Result<(Access, TenantTx)> {
         let principal = self.principal().await?;
-        let cached = self
-            .op
-            .views
-            .lock()
-            .map_err(|_| Error::internal("views lock poisoned"))?
-            .contains_key(&production);
+        let cached = self.knows(production)?;
         match principal {
             Principal::User(user) if !cached => {
                 let actor = AuditActor {
@@ -279,6 +284,32 @@ impl RequestCtx {
                 Ok((access, tx))
             }
         }
+    }
+
+    /// For a read by id outside a transaction: when the caller is a person and this request
+    /// has not read their membership in `production` yet, `read` fetches the membership and the
+    /// object together in one statement (given the caller's user id). `None` when that does not
+    /// apply; the caller then takes `access_tx`. Same answers and charging as `access`.
+    pub(crate) async fn access_with<T, F, Fut>(
+        &self,
+        production: Uuid,
+        read: F,
+    ) -> Result<Option<(Access, T)>>
+    where
+        F: FnOnce(Uuid) -> Fut,
+        Fut: std::future::Future<Output = Result<(MemberView, T)>>,
+    {
+        let Principal::User(user) = self.principal().await? else {
+            return Ok(None);
+        };
+        if self.knows(production)? {
+            return Ok(None);
+        }
+        let (view, found) = read(user.user_id).await?;
+        self.charge_production(production)?;
+        let view = Arc::new(view);
+        self.remember(view.clone())?;
+        Ok(Some((Access::new(view, user.user_id), found)))
     }
 
     /// Checks a client's `first` against the page size limit; the default page is 20.

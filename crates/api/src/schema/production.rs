@@ -430,6 +430,21 @@ impl ProductionQuery {
                 production,
                 id,
             } => {
+                if kind == Kind::CrewMember {
+                    // The membership and the crew member in one statement, no transaction.
+                    let store = rc.store.clone();
+                    let read = |user| async move {
+                        store.member_and_crew_member(user, production, id).await
+                    };
+                    if let Some((access, found)) = rc.access_with(production, read).await.gql()? {
+                        access
+                            .require(access.can_read_records(), "read the production's records")
+                            .gql()?;
+                        let (crew, department) =
+                            found.ok_or(Error::NotFound("crew member")).gql()?;
+                        return Ok(Some(crew_node(rc, access, crew, department).await));
+                    }
+                }
                 // The membership is read by the transaction's first statement (with the search
                 // path), the object by the second: two statements for a read by id.
                 let (access, tx) = rc.access_tx(production).await.gql()?;
@@ -462,16 +477,7 @@ impl ProductionQuery {
                         tx.commit().await.gql()?;
                         let (crew, department) =
                             found.ok_or(Error::NotFound("crew member")).gql()?;
-                        // Its department is usually asked for too: the loader has it already.
-                        rc.loaders
-                            .departments
-                            .feed_one((production, department.id), department)
-                            .await;
-                        rc.loaders
-                            .crew
-                            .feed_one((production, id), crew.clone())
-                            .await;
-                        Node::CrewMember(CrewMember { access, crew })
+                        crew_node(rc, access, crew, department).await
                     }
                     Kind::CallSheet => {
                         let sheet = tx.call_sheet(id).await.gql()?;
@@ -489,6 +495,26 @@ impl ProductionQuery {
             GlobalId::User(_) | GlobalId::ApiToken { .. } => Err(Error::NotFound("node")).gql(),
         }
     }
+}
+
+/// A crew member read by id, as a node. Its department is usually asked for too: the loaders
+/// are fed what the read brought.
+async fn crew_node(
+    rc: &RequestCtx,
+    access: Access,
+    crew: crewtime_domain::crew::CrewMember,
+    department: crewtime_domain::production::Department,
+) -> Node {
+    let production = access.production().id;
+    rc.loaders
+        .departments
+        .feed_one((production, department.id), department)
+        .await;
+    rc.loaders
+        .crew
+        .feed_one((production, crew.id), crew.clone())
+        .await;
+    Node::CrewMember(CrewMember { access, crew })
 }
 
 #[derive(InputObject)]
