@@ -75,8 +75,8 @@ const PUNCH_COLUMNS: &str = "id, crew_member_id, work_day_id, kind, at, version"
 
 #[derive(FromQueryResult, serde::Deserialize)]
 pub(crate) struct DayRow {
-    id: Uuid,
-    crew_member_id: Uuid,
+    pub(crate) id: Uuid,
+    pub(crate) crew_member_id: Uuid,
     work_date: NaiveDate,
     day_type: String,
     version: i32,

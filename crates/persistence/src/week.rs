@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use crewtime_domain::callsheet::CallSheet;
 use crewtime_domain::crew::CrewMember;
 use crewtime_domain::production::Department;
-use crewtime_domain::time::Punch;
+use crewtime_domain::time::{Punch, PunchKind};
 use crewtime_domain::{Error, Result};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde::de::DeserializeOwned;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::callsheets::{assemble_sheets, CallRow, SheetRow};
 use crate::crew::{CrewRow, CrewScope};
 use crate::departments::DepartmentRow;
-use crate::punches::{day_record, CrewFilter, DayRow, PunchRow, Settings, WorkDayRecord};
+use crate::punches::{day_record, CrewFilter, DayRow, Settings, WorkDayRecord};
 use crate::timecards::{card_records, ApprovalRow, CardRow, TimecardRecord};
 use crate::{db_err, TenantTx};
 
@@ -47,40 +47,39 @@ pub struct WeekRead {
 }
 
 /// `$1` first day, `$2` week ending, `$3` department, `$4` after, `$5` limit, `$6` status,
-/// `$7..$9` the caller's crew scope, `$10` one crew member.
+/// `$7..$9` the caller's crew scope, `$10` one crew member. `{crew_filter}` is
+/// [`crew_filter`]'s conditions: only those a request uses are in its text, so PostgreSQL can
+/// plan each variant once (a generic plan) instead of planning `$n IS NULL OR ...` on every
+/// execution, which cost about a fifth of the statement's time.
+///
+/// Every column is JSON as text, decoded straight into the row structs. A punch is an array
+/// `[id, kind, at, version]` (its crew member and day are its day's): objects with keys took
+/// PostgreSQL a third of the statement's time to build for a department's 600 punches.
 const WEEK_SQL: &str = "\
 WITH crew AS (
   SELECT c.id, c.department_id, c.name, c.email, c.position, c.occupation_code, c.union_name,
          c.union_local, c.rule_set, c.user_id, c.version, c.time_version, c.created_at
   FROM crew_members c
-  WHERE ($10::uuid IS NULL OR c.id = $10)
-    AND ($3::uuid IS NULL OR c.department_id = $3)
-    AND ($4::uuid IS NULL OR c.id > $4)
-    AND ($10::uuid IS NOT NULL OR EXISTS (SELECT 1 FROM work_days d
-         WHERE d.crew_member_id = c.id AND d.work_date BETWEEN $1 AND $2))
-    AND ($6::text IS NULL OR COALESCE((SELECT t.status FROM timecards t
-         WHERE t.crew_member_id = c.id AND t.week_ending = $2), 'DRAFT') = $6)
-    AND ($7::bool OR c.department_id = ANY($8) OR c.user_id = $9)
+  WHERE {crew_filter}
   ORDER BY c.id LIMIT $5
 )
 SELECT
   (SELECT json_build_object('work_week_ends', s.work_week_ends, 'version', s.version,
-          'rules_version', s.rules_version) FROM settings s WHERE s.id = 1) AS settings,
-  (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]') FROM crew c) AS crew,
+          'rules_version', s.rules_version) FROM settings s WHERE s.id = 1)::text AS settings,
+  (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]') FROM crew c)::text AS crew,
   (SELECT COALESCE(json_agg(json_build_object(
             'id', d.id, 'crew_member_id', d.crew_member_id, 'work_date', d.work_date,
             'day_type', d.day_type, 'version', d.version,
-            'punches', COALESCE((SELECT json_agg(json_build_object(
-                'id', p.id, 'crew_member_id', p.crew_member_id, 'work_day_id', p.work_day_id,
-                'kind', p.kind, 'at', p.at, 'version', p.version) ORDER BY p.at, p.id)
+            'punches', COALESCE((SELECT json_agg(json_build_array(p.id, p.kind, p.at, p.version)
+                ORDER BY p.at, p.id)
               FROM punches p WHERE p.work_day_id = d.id AND p.deleted_at IS NULL), '[]'))
           ORDER BY d.crew_member_id, d.work_date), '[]')
    FROM work_days d
-   WHERE d.crew_member_id IN (SELECT id FROM crew) AND d.work_date BETWEEN $1 AND $2) AS days,
+   WHERE d.crew_member_id IN (SELECT id FROM crew) AND d.work_date BETWEEN $1 AND $2)::text AS days,
   (SELECT COALESCE(json_agg(json_build_object(
             'id', x.id, 'name', x.name, 'code', x.code, 'daily_budget', x.daily_budget::text,
             'created_at', x.created_at) ORDER BY x.id), '[]')
-   FROM departments x WHERE x.id IN (SELECT department_id FROM crew)) AS departments,
+   FROM departments x WHERE x.id IN (SELECT department_id FROM crew))::text AS departments,
   (SELECT COALESCE(json_agg(json_build_object(
             'id', s.id, 'shoot_date', s.shoot_date, 'issue', s.issue, 'status', s.status,
             'day_number', s.day_number, 'total_days', s.total_days,
@@ -94,7 +93,7 @@ SELECT
               FROM call_sheet_calls k WHERE k.call_sheet_id = s.id), '[]'))
           ORDER BY s.shoot_date, s.issue), '[]')
    FROM call_sheets s
-   WHERE s.status = 'PUBLISHED' AND s.shoot_date BETWEEN $1 AND $2) AS sheets,
+   WHERE s.status = 'PUBLISHED' AND s.shoot_date BETWEEN $1 AND $2)::text AS sheets,
   (SELECT COALESCE(json_agg(json_build_object(
             'id', t.id, 'crew_member_id', t.crew_member_id, 'week_ending', t.week_ending,
             'status', t.status, 'version', t.version, 'rejection_reason', t.rejection_reason,
@@ -104,7 +103,36 @@ SELECT
               FROM timecard_approvals a WHERE a.timecard_id = t.id AND a.cleared_at IS NULL),
               '[]'))), '[]')
    FROM timecards t
-   WHERE t.crew_member_id IN (SELECT id FROM crew) AND t.week_ending = $2) AS cards";
+   WHERE t.crew_member_id IN (SELECT id FROM crew) AND t.week_ending = $2)::text AS cards";
+
+/// The crew CTE's conditions for one read (see `WEEK_SQL`).
+fn crew_filter(filter: &CrewFilter<'_>, one: bool) -> String {
+    let mut conditions = Vec::with_capacity(5);
+    if one {
+        conditions.push("c.id = $10");
+    } else {
+        conditions.push(
+            "EXISTS (SELECT 1 FROM work_days d \
+             WHERE d.crew_member_id = c.id AND d.work_date BETWEEN $1 AND $2)",
+        );
+    }
+    if filter.department.is_some() {
+        conditions.push("c.department_id = $3");
+    }
+    if filter.after.is_some() {
+        conditions.push("c.id > $4");
+    }
+    if filter.status.is_some() {
+        conditions.push(
+            "COALESCE((SELECT t.status FROM timecards t \
+             WHERE t.crew_member_id = c.id AND t.week_ending = $2), 'DRAFT') = $6",
+        );
+    }
+    if !matches!(filter.scope, CrewScope::All) {
+        conditions.push("($7::bool OR c.department_id = ANY($8) OR c.user_id = $9)");
+    }
+    conditions.join(" AND ")
+}
 
 #[derive(serde::Deserialize)]
 struct SettingsJson {
@@ -117,7 +145,7 @@ struct SettingsJson {
 struct DayJson {
     #[serde(flatten)]
     day: DayRow,
-    punches: Vec<PunchRow>,
+    punches: Vec<(Uuid, String, chrono::DateTime<chrono::Utc>, i32)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -135,8 +163,9 @@ struct CardJson {
 }
 
 fn column<T: DeserializeOwned>(row: &sea_orm::QueryResult, name: &str) -> Result<T> {
-    let value: serde_json::Value = row.try_get("", name).map_err(db_err)?;
-    serde_json::from_value(value).map_err(|e| Error::internal(format!("week read, {name}: {e}")))
+    let text: Option<String> = row.try_get("", name).map_err(db_err)?;
+    serde_json::from_str(text.as_deref().unwrap_or("null"))
+        .map_err(|e| Error::internal(format!("week read, {name}: {e}")))
 }
 
 impl TenantTx {
@@ -162,11 +191,12 @@ impl TenantTx {
             ),
         };
         let [everyone, departments, user] = filter.scope.values();
+        let sql = WEEK_SQL.replace("{crew_filter}", &crew_filter(&filter, one.is_some()));
         let row = self
             .conn()
             .query_one(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                WEEK_SQL,
+                sql,
                 [
                     from.into(),
                     week_ending.into(),
@@ -193,7 +223,16 @@ impl TenantTx {
                 let punches = d
                     .punches
                     .into_iter()
-                    .map(Punch::try_from)
+                    .map(|(id, kind, at, version)| {
+                        Ok(Punch {
+                            id,
+                            crew_member_id: d.day.crew_member_id,
+                            work_day_id: d.day.id,
+                            kind: PunchKind::parse(&kind)?,
+                            at,
+                            version,
+                        })
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 day_record(d.day, punches)
             })
