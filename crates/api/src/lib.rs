@@ -8,6 +8,7 @@ mod ids;
 mod limits;
 mod live_cache;
 mod login_limits;
+mod outbox_sweep;
 mod parsed;
 mod quotas;
 mod read_cache;

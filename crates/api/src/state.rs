@@ -134,6 +134,8 @@ pub struct AppState {
     pub bus: crewtime_realtime::Bus,
     /// Live computations shared by the node's subscriptions.
     pub(crate) live: Arc<crate::schema::LiveFlights>,
+    /// Deletes published live events from the outbox, off the request path.
+    pub(crate) outbox: Arc<crate::outbox_sweep::OutboxSweeper>,
     /// Parsed documents of the queries this node was sent recently.
     pub(crate) parsed: Arc<crate::parsed::ParsedQueries>,
 }
@@ -167,6 +169,7 @@ impl AppState {
         let quotas = config
             .protections
             .then(|| Arc::new(Quotas::new(&config.quotas)));
+        let outbox = Arc::new(crate::outbox_sweep::OutboxSweeper::new(store.clone()));
         Self {
             store,
             config,
@@ -178,6 +181,7 @@ impl AppState {
             redis,
             bus,
             live: Arc::default(),
+            outbox,
             parsed: Arc::new(crate::parsed::ParsedQueries::new(PARSED_QUERIES_KEPT)),
         }
     }

@@ -321,7 +321,8 @@ async fn main() -> Result<()> {
         let mut on_stats = Vec::new();
         let mut off_stats = Vec::new();
         for _ in 0..4 {
-            let on = scenarios::single_crewtime(&half, &node_a.base, &token, first_crew.clone()).await;
+            let on =
+                scenarios::single_crewtime(&half, &node_a.base, &token, first_crew.clone()).await;
             let off =
                 scenarios::single_crewtime(&half, &node_off.base, &token, first_crew.clone()).await;
             on_n += on.requests;
@@ -380,7 +381,8 @@ async fn main() -> Result<()> {
         }
         // A crew member no other scenario writes: the last of the first department.
         let counted = prods[0].depts[0].crew.last().context("crew")?;
-        let punch_sql = scenarios::punch_statements(&node_a.base, &token, counted, punch_from).await?;
+        let punch_sql =
+            scenarios::punch_statements(&node_a.base, &token, counted, punch_from).await?;
         report.note("recordPunch: SQL statements per new punch", punch_sql);
         let pgb = procs::pgbench(&url, args.workers, args.seconds, &log_dir).await?;
         report.punches(&ct_punch, retries, acknowledged, rows, &pgb);

@@ -164,7 +164,12 @@ impl Store {
             Err(e) => return Err(db_err(e)),
         };
         let found = match rows.first() {
-            Some(row) if row.try_get::<Option<Uuid>>("", "c_id").map_err(db_err)?.is_some() => {
+            Some(row)
+                if row
+                    .try_get::<Option<Uuid>>("", "c_id")
+                    .map_err(db_err)?
+                    .is_some() =>
+            {
                 let crew = CrewRow::from_query_result(row, "c_").map_err(db_err)?;
                 let department = crate::departments::DepartmentRow::from_query_result(row, "d_")
                     .map_err(db_err)?;

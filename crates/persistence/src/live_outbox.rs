@@ -6,7 +6,28 @@ use crewtime_domain::Result;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
-use crate::{db_err, TenantTx};
+use crate::{db_err, is_undefined_table, Store, TenantTx};
+
+impl Store {
+    /// Deletes events of `production` that were published, in one statement outside any
+    /// transaction (schema-qualified; a production that no longer exists has nothing to delete).
+    pub async fn delete_live_events(&self, production: Uuid, ids: &[i64]) -> Result<()> {
+        let schema = crewtime_domain::production::Production::schema_name_for(production);
+        match self
+            .db
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!("DELETE FROM \"{schema}\".live_outbox WHERE id = ANY($1)"),
+                [ids.to_vec().into()],
+            ))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_undefined_table(&e) => Ok(()),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+}
 
 /// An event waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
@@ -38,19 +59,6 @@ impl TenantTx {
         rows.iter()
             .map(|r| r.try_get_by_index::<i64>(0).map_err(db_err))
             .collect()
-    }
-
-    /// Deletes events that were published.
-    pub async fn delete_live_events(&self, ids: &[i64]) -> Result<()> {
-        self.conn()
-            .execute(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "DELETE FROM live_outbox WHERE id = ANY($1)",
-                [ids.to_vec().into()],
-            ))
-            .await
-            .map_err(db_err)?;
-        Ok(())
     }
 
     /// Takes (deletes and returns) events older than `older_than_secs`: ones whose node did

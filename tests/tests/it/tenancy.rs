@@ -1,3 +1,5 @@
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use crewtime_domain::production::{NewDepartment, NewProduction};
 use crewtime_persistence::TenantTx;
 use crewtime_tests::{error_code, TestApp};
@@ -143,6 +145,7 @@ async fn productions_cannot_see_each_other() {
     let pa = app.production(&alice, "Alpha").await;
     let pb = app.production(&bob, "Bravo").await;
     let da = app.department(&alice, &pa, "Camera").await;
+    let ann = app.crew(&alice, &da, "Ann").await;
     app.department(&bob, &pb, "Grip").await;
 
     // Bob sees only Bravo and only Grip.
@@ -162,6 +165,11 @@ async fn productions_cannot_see_each_other() {
         ("query($id: ID!) { production(id: $id) { name } }", pa.clone()),
         ("query($id: ID!) { node(id: $id) { id } }", pa.clone()),
         ("query($id: ID!) { node(id: $id) { id } }", da.clone()),
+        // A crew member is read with the membership in one statement: still NOT_FOUND.
+        (
+            "query($id: ID!) { node(id: $id) { ... on CrewMember { name } } }",
+            ann.clone(),
+        ),
         (
             "mutation($id: ID!) { createDepartment(input: {productionId: $id, name: \"Spy\"}) { department { id } } }",
             pa.clone(),
@@ -189,6 +197,32 @@ async fn productions_cannot_see_each_other() {
         )
         .await;
     assert_eq!(node["node"]["name"], "Camera");
+    // A crew member id naming a production that does not exist (so has no schema), and one
+    // naming Alpha with no such crew member: NOT_FOUND, nothing else.
+    let production_id = |id: &str| -> String {
+        let raw = URL_SAFE_NO_PAD.decode(id).expect("base64");
+        String::from_utf8(raw).expect("utf-8")["Production:".len()..].to_owned()
+    };
+    let nowhere = URL_SAFE_NO_PAD.encode(format!(
+        "CrewMember:{}:{}",
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7()
+    ));
+    let nobody = URL_SAFE_NO_PAD.encode(format!(
+        "CrewMember:{}:{}",
+        production_id(&pa),
+        uuid::Uuid::now_v7()
+    ));
+    for id in [nowhere, nobody] {
+        let body = app
+            .gql(
+                Some(&alice),
+                "query($id: ID!) { node(id: $id) { ... on CrewMember { name } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+    }
 }
 
 #[tokio::test]

@@ -94,6 +94,8 @@ pub(crate) struct RequestCtx {
     pub bus: crewtime_realtime::Bus,
     /// The node's live computations, shared by its subscriptions.
     pub live: Arc<LiveFlights>,
+    /// Where published live events are queued for deletion from the outbox.
+    pub outbox: Arc<crate::outbox_sweep::OutboxSweeper>,
 }
 
 impl RequestCtx {
@@ -119,6 +121,7 @@ impl RequestCtx {
             quotas: state.quotas.clone(),
             bus: state.bus.clone(),
             live: state.live.clone(),
+            outbox: state.outbox.clone(),
         }
     }
 

@@ -750,10 +750,10 @@ async fn commit_announcing(
     Ok(())
 }
 
-/// Announces a committed change to live subscriptions, then deletes its outbox rows. Called
-/// only after `tx.commit()` succeeded, so no subscriber ever reads a change that was rolled
-/// back. Never fails the mutation: a failure to delete leaves the rows to the relay, which
-/// publishes them again (subscribers ignore versions they already sent).
+/// Announces a committed change to live subscriptions, then queues its outbox rows for deletion
+/// (`outbox_sweep`). Called only after `tx.commit()` succeeded, so no subscriber ever reads a
+/// change that was rolled back. Never fails the mutation: rows not deleted are left to the
+/// relay, which publishes them again (subscribers ignore versions they already sent).
 async fn announce(
     rc: &RequestCtx,
     access: &Access,
@@ -773,14 +773,7 @@ async fn announce(
             })
             .await;
     }
-    let deleted = async {
-        let tx = crewtime_persistence::TenantTx::begin(&rc.store, production).await?;
-        tx.delete_live_events(&outbox).await?;
-        tx.commit().await
-    };
-    if let Err(e) = deleted.await {
-        tracing::warn!(error = %e, "could not delete published live events; the relay will resend them");
-    }
+    rc.outbox.sweep(production.id, outbox);
 }
 
 /// The punch a client names, with the access and crew member behind it.
@@ -819,21 +812,31 @@ impl TimeMutation {
         let rc = RequestCtx::get(ctx);
         let key = IdempotencyKey::parse(&input.idempotency_key).gql()?;
         check_instant("at", input.at).gql()?;
-        let member = crew_from_id(rc, "crewMemberId", &input.crew_member_id).await?;
-        let access = member.access;
-        access
-            .require(
-                access.can_punch_for(&member.crew),
-                "punch for this crew member",
-            )
-            .gql()?;
-        let tz = access.production().tz().gql()?;
-        let tx = rc.tx(&access).await.gql()?;
+        let (production, crew_id) =
+            GlobalId::of(Kind::CrewMember, "crewMemberId", &input.crew_member_id).gql()?;
+        // The membership, the crew member and the punch in one transaction (the membership
+        // read also sets its search path): the hottest write takes one connection once.
+        let (access, tx) = rc.access_tx(production).await.gql()?;
+        let checked = async {
+            let crew = tx
+                .crew_member(crew_id)
+                .await?
+                .ok_or(Error::NotFound("crew member"))?;
+            access.require(access.can_punch_for(&crew), "punch for this crew member")?;
+            Ok::<_, Error>((crew, access.production().tz()?))
+        };
+        let (crew, tz) = match checked.await {
+            Ok(found) => found,
+            Err(e) => {
+                tx.rollback().await.gql()?;
+                return Err(e).gql();
+            }
+        };
         let (punch, day) = tx
             .record_punch(
                 access.user,
                 NewPunch {
-                    crew_member_id: member.crew.id,
+                    crew_member_id: crew.id,
                     kind: input.kind.into(),
                     at: input.at,
                 },
@@ -846,7 +849,7 @@ impl TimeMutation {
             .as_ref()
             .map(|d| d.date)
             .unwrap_or_else(|| local_date(input.at, tz));
-        commit_announcing(rc, tx, &access, &[member.crew.id], date, EventKind::Punch).await?;
+        commit_announcing(rc, tx, &access, &[crew.id], date, EventKind::Punch).await?;
         metrics::counter!("crewtime_punches_recorded_total").increment(1);
         Ok(RecordPunchPayload {
             punch: Punch(access.production().id, punch),
@@ -854,7 +857,7 @@ impl TimeMutation {
                 date,
                 record: day,
                 access,
-                crew: member.crew,
+                crew,
                 day_in_week: None,
                 cached: None,
             },
