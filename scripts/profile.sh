@@ -35,7 +35,7 @@ esac
   --peer-dir .data/bench/peer --out "$out/report.json" --only "$scenario" \
   --seconds "$((seconds + 10))" >"$out/bench.txt" 2>"$out/bench.log" &
 bench=$!
-until grep -q "bench: $marker" "$out/bench.log" 2>/dev/null; do
+until grep -q "bench: .*$marker" "$out/bench.log" 2>/dev/null; do
   kill -0 "$bench" 2>/dev/null || { cat "$out/bench.log" >&2; exit 1; }
   sleep 0.5
 done
