@@ -7,6 +7,10 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
 };
 
+/// Prepared statements kept per connection (sqlx's LRU; each also holds a plan in its
+/// PostgreSQL backend, a few kilobytes for most of ours).
+const STATEMENT_CACHE_CAPACITY: usize = 1024;
+
 /// How to reach PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -45,6 +49,11 @@ impl Store {
             // request (a tenth of a read's CPU in `scripts/profile.sh single`) for no safety
             // gained: a connection that breaks in between fails its statement as UNAVAILABLE.
             .test_before_acquire(false)
+            // A tenant statement's text is per production (`TenantTx`), so a connection that
+            // serves many productions needs room for their prepared statements: the default 100
+            // held less than one punch's statements for each of 20 productions, and an evicted
+            // statement is parsed and planned again.
+            .map_sqlx_postgres_opts(|o| o.statement_cache_capacity(STATEMENT_CACHE_CAPACITY))
             .sqlx_logging(false);
         let mut db = Database::connect(connect)
             .await
