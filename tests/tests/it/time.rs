@@ -11,6 +11,60 @@ async fn punch_rows(app: &TestApp) -> i64 {
         .await
 }
 
+async fn next_meal_due(app: &TestApp, token: &str, crew: &str) -> Value {
+    app.gql_ok(
+        Some(token),
+        WORK_DAY,
+        json!({ "c": crew, "d": "2026-03-02" }),
+    )
+    .await["workDay"]["nextMealDue"]
+        .clone()
+}
+
+/// `workDay.nextMealDue` counts from the production's stored rule set in force that day, as
+/// `liveHours` does, not from the preset of the same name.
+#[tokio::test]
+async fn the_next_meal_follows_the_productions_own_rule_set() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Ann").await;
+    for (kind, at) in [
+        ("CALL", "2026-03-02T07:00:00-08:00"),
+        ("MEAL_OUT", "2026-03-02T12:00:00-08:00"),
+        ("MEAL_IN", "2026-03-02T12:30:00-08:00"),
+    ] {
+        let body = app.punch(&token, &crew, kind, at).await;
+        assert!(body.get("errors").is_none(), "{kind}: {body}");
+    }
+    // The preset: six hours after the meal ended at 12:30 PST (20:30 UTC).
+    assert_eq!(
+        next_meal_due(&app, &token, &crew).await,
+        "2026-03-03T02:30:00+00:00"
+    );
+    app.gql_ok(
+        Some(&token),
+        "mutation($p: ID!) { setRuleSet(input: {productionId: $p, ruleSet: \"REF-US-CREW\", effectiveFrom: \"2026-03-01\", options: {mealIntervalHours: 5}, reason: \"five-hour meals\"}) { ruleSet { version } } }",
+        json!({ "p": production }),
+    )
+    .await;
+    // The production's own version from 1 March: five hours.
+    assert_eq!(
+        next_meal_due(&app, &token, &crew).await,
+        "2026-03-03T01:30:00+00:00"
+    );
+    // A version effective after the day changes nothing on it.
+    app.gql_ok(
+        Some(&token),
+        "mutation($p: ID!) { setRuleSet(input: {productionId: $p, ruleSet: \"REF-US-CREW\", effectiveFrom: \"2026-03-03\", options: {mealIntervalHours: 4}, reason: \"later\"}) { ruleSet { version } } }",
+        json!({ "p": production }),
+    )
+    .await;
+    assert_eq!(
+        next_meal_due(&app, &token, &crew).await,
+        "2026-03-03T01:30:00+00:00"
+    );
+}
+
 #[tokio::test]
 async fn a_day_is_recorded_and_read_back() {
     let app = TestApp::spawn().await;

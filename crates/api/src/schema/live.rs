@@ -621,7 +621,7 @@ async fn compute(
             .collect();
         let line = timeline(&punches)?;
         let (_, rule_set) = rules_on(&c.rule_set, &rules, date)?;
-        let interval = meal_interval(&rule_set);
+        let interval = rule_set.meal_interval();
         let next_meal_due = line.next_meal_due(interval);
         let worked = line.worked_minutes(now);
         // Price the week as if the day wrapped now, so tier, penalties and pay are "so far".
@@ -797,22 +797,6 @@ fn as_if_wrapped_now(
     }
     punches.push((PunchKind::Wrap, now));
     punches
-}
-
-/// The meal clock of a rule set: a meal is due this long after call or the last meal.
-fn meal_interval(rules: &crewtime_domain::pay::RuleSet) -> Duration {
-    let hours = rules
-        .meal_penalty
-        .as_ref()
-        .map(|m| m.interval_hours)
-        .or(rules
-            .meal_premium
-            .as_ref()
-            .map(|m| m.first_meal_within_hours));
-    let minutes = hours
-        .and_then(|h| (h * Decimal::from(60)).round().try_into().ok())
-        .unwrap_or(360i64);
-    Duration::minutes(minutes)
 }
 
 /// How old an outbox row must be before a relay publishes it: the node that wrote it deletes it

@@ -9,6 +9,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use crewtime_domain::callsheet::CallSheet;
 use crewtime_domain::crew::{CrewMember, Deal};
+use crewtime_domain::payroll::StoredRuleSet;
 use crewtime_domain::personal::MaskedPersonalData;
 use crewtime_domain::production::{Department, Production};
 use crewtime_domain::{Error, Result};
@@ -62,6 +63,7 @@ pub(crate) struct Loaders {
     pub sheets: DataLoader<SheetLoader, HashMapCache>,
     pub cards: DataLoader<CardLoader, HashMapCache>,
     pub personal_data: DataLoader<PersonalDataLoader, HashMapCache>,
+    pub rule_sets: DataLoader<RuleSetsLoader, HashMapCache>,
 }
 
 impl Loaders {
@@ -95,6 +97,11 @@ impl Loaders {
             ),
             cards: DataLoader::with_cache(
                 CardLoader(source.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            rule_sets: DataLoader::with_cache(
+                RuleSetsLoader(source.clone()),
                 tokio::spawn,
                 HashMapCache::default(),
             ),
@@ -196,6 +203,25 @@ impl Loader<(Uuid, Uuid)> for DealsLoader {
                     .or_default()
                     .push(d);
             }
+        }
+        Ok(out)
+    }
+}
+
+/// production → its stored rule set versions (the presets apply where it has none).
+pub(crate) struct RuleSetsLoader(Source);
+
+impl Loader<Uuid> for RuleSetsLoader {
+    type Value = Arc<Vec<StoredRuleSet>>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Arc<Vec<StoredRuleSet>>>> {
+        let mut out = HashMap::new();
+        for production in keys {
+            let tx = self.0.begin(*production).await?;
+            let rules = tx.rule_sets().await?;
+            tx.commit().await?;
+            out.insert(*production, Arc::new(rules));
         }
         Ok(out)
     }

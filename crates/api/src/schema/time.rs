@@ -7,6 +7,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crewtime_domain::crew::CrewMember as DomainCrew;
+use crewtime_domain::payroll::rules_on;
 use crewtime_domain::time::{
     check_date, check_instant, check_week_ending, local_date, timeline, DayStatus as DomainStatus,
     DayType as DomainDayType, Punch as DomainPunch, PunchKind as DomainKind, Timeline,
@@ -109,19 +110,6 @@ impl Punch {
     }
 }
 
-/// The meal clock of a rule set: a meal is due this long after call or the last meal.
-fn meal_interval(rule_set: &str) -> Duration {
-    let hours = crewtime_domain::pay::preset(rule_set).and_then(|r| {
-        r.meal_penalty
-            .map(|m| m.interval_hours)
-            .or(r.meal_premium.map(|m| m.first_meal_within_hours))
-    });
-    let minutes = hours
-        .and_then(|h| (h * Decimal::from(60)).round().try_into().ok())
-        .unwrap_or(360i64);
-    Duration::minutes(minutes)
-}
-
 /// A crew member's work day: the local date of its call.
 pub(crate) struct WorkDay {
     access: Access,
@@ -187,12 +175,24 @@ impl WorkDay {
         let m = self.timeline()?.worked_minutes(Utc::now());
         Ok((Decimal::from(m) / Decimal::from(60)).round_dp(2))
     }
-    /// When the next meal is due under the crew member's rule set; null before call, at a meal
-    /// or after wrap.
-    async fn next_meal_due(&self) -> async_graphql::Result<Option<DateTime<Utc>>> {
-        Ok(self
-            .timeline()?
-            .next_meal_due(meal_interval(&self.crew.rule_set)))
+    /// When the next meal is due under the crew member's rule set in force that day (the
+    /// production's stored version, as `liveHours` uses); null before call, at a meal or after
+    /// wrap.
+    async fn next_meal_due(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        let line = self.timeline()?;
+        let production = self.access.production().id;
+        let stored = RequestCtx::get(ctx)
+            .loaders
+            .rule_sets
+            .load_one(production)
+            .await
+            .gql()?
+            .unwrap_or_default();
+        let (_, rules) = rules_on(&self.crew.rule_set, &stored, self.date).gql()?;
+        Ok(line.next_meal_due(rules.meal_interval()))
     }
     /// The call from the day's published call sheet (own call, else department call, else the
     /// general call); null when no sheet is published.

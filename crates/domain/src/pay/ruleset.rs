@@ -195,6 +195,20 @@ fn clock_minutes(s: &str, field: &str) -> Result<u32, PayError> {
 }
 
 impl RuleSet {
+    /// The meal clock: a meal is due this long after call or the end of the last meal (the meal
+    /// penalty interval, else the meal premium's first-meal window, else six hours). Shared by
+    /// a work day's `nextMealDue` and the live hours, so both count from the same rules.
+    pub fn meal_interval(&self) -> chrono::Duration {
+        let hours = self.meal_penalty.as_ref().map(|m| m.interval_hours).or(self
+            .meal_premium
+            .as_ref()
+            .map(|m| m.first_meal_within_hours));
+        let minutes = hours
+            .and_then(|h| (h * Decimal::from(60)).round().try_into().ok())
+            .unwrap_or(360i64);
+        chrono::Duration::minutes(minutes)
+    }
+
     /// Checks every number and converts the rule set into the form the engine runs on.
     pub(crate) fn compile(&self) -> Result<CompiledRules, PayError> {
         if !(1..=60).contains(&self.rounding_minutes) {
