@@ -508,7 +508,12 @@ impl TenantTx {
         if current.version != c.expected_version {
             return Err(stale(current.version, c.expected_version));
         }
-        let (day, neighbours) = self.day_with_neighbours(current.work_day_id).await?;
+        let (day, mut neighbours) = self.day_with_neighbours(current.work_day_id).await?;
+        if c.kind == PunchKind::Call && local_date(c.at, tz) != day.date {
+            // A CALL moved to another date moves its day: the days to check it against are
+            // the ones around the new date.
+            neighbours = self.neighbours_around(day.id, local_date(c.at, tz)).await?;
+        }
         let times: Vec<(PunchKind, DateTime<Utc>)> = day
             .punches
             .iter()
@@ -702,6 +707,23 @@ impl TenantTx {
         ))
         .await?
         .ok_or(Error::NotFound("work day"))
+    }
+
+    /// The days near `date` of the crew member whose day `id` is, other than that day: the
+    /// neighbours that day would have on `date`.
+    async fn neighbours_around(&self, id: Uuid, date: NaiveDate) -> Result<Vec<NeighbourDay>> {
+        let (_, neighbours) = self
+            .read_day(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "WITH d AS (SELECT id, crew_member_id, $2::date AS work_date, day_type, version \
+                     FROM work_days WHERE id = $1) {DAY_READ}"
+                ),
+                [id.into(), date.into()],
+            ))
+            .await?
+            .ok_or(Error::NotFound("work day"))?;
+        Ok(neighbours)
     }
 
     /// The work days of `crew` between two dates (inclusive), each with its punches in order.

@@ -819,6 +819,64 @@ async fn work_days_cannot_overlap() {
     assert_eq!(punch_rows(&app).await, 3);
 }
 
+/// A CALL moved to a date far from its day is checked against the days around the new date.
+#[tokio::test]
+async fn a_call_moved_days_away_is_checked_against_its_new_neighbours() {
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Ivy").await;
+    // Monday 2 March: a call alone. Tuesday 10 March: a night running to 03:00 Wednesday.
+    for (kind, at) in [
+        ("CALL", "2026-03-02T07:00:00-08:00"),
+        ("CALL", "2026-03-10T18:00:00-07:00"),
+        ("WRAP", "2026-03-11T03:00:00-07:00"),
+    ] {
+        let body = app.punch(&token, &crew, kind, at).await;
+        assert!(body.get("errors").is_none(), "{kind} {at}: {body}");
+    }
+    let mon = app
+        .gql_ok(
+            Some(&token),
+            WORK_DAY,
+            json!({ "c": crew, "d": "2026-03-02" }),
+        )
+        .await;
+    let call = mon["workDay"]["punches"][0].clone();
+    // Moved to 01:00 Wednesday, inside Tuesday's night: refused, and nothing changes.
+    let body = app
+        .gql(Some(&token), CORRECT, json!({ "p": call["id"], "at": "2026-03-11T01:00:00-07:00", "v": call["version"], "r": "wrong day" }))
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "at", "{body}");
+    let mon = app
+        .gql_ok(
+            Some(&token),
+            WORK_DAY,
+            json!({ "c": crew, "d": "2026-03-02" }),
+        )
+        .await;
+    assert_eq!(
+        mon["workDay"]["punches"][0]["at"],
+        "2026-03-02T15:00:00+00:00"
+    );
+    // Moved to 08:00 Wednesday, after Tuesday's wrap: accepted, the day moves with it.
+    let body = app
+        .gql(Some(&token), CORRECT, json!({ "p": call["id"], "at": "2026-03-11T08:00:00-07:00", "v": call["version"], "r": "right day" }))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let wed = app
+        .gql_ok(
+            Some(&token),
+            WORK_DAY,
+            json!({ "c": crew, "d": "2026-03-11" }),
+        )
+        .await;
+    assert_eq!(
+        wed["workDay"]["punches"][0]["at"],
+        "2026-03-11T15:00:00+00:00"
+    );
+}
+
 #[tokio::test]
 async fn dates_outside_any_production_are_refused_not_crashed_on() {
     let app = TestApp::spawn().await;
