@@ -261,38 +261,30 @@ impl RequestCtx {
     /// sets the search path (`TenantTx::begin_member`): one statement fewer for a read of one
     /// object by id. Same answers as `access` (`NOT_FOUND` without a membership).
     pub(crate) async fn access_tx(&self, production: Uuid) -> Result<(Access, TenantTx)> {
-        let principal = self.principal().await?;
-        let cached = self.knows(production)?;
-        match principal {
-            Principal::User(user) if !cached => {
-                let actor = AuditActor {
-                    kind: ActorKind::User,
-                    id: Some(user.user_id),
-                    request_id: Some(self.request_id.clone()),
-                };
-                let (view, tx) =
-                    TenantTx::begin_member(&self.store, user.user_id, production, actor).await?;
-                // Charged after the membership check, as `access` does.
-                if let Err(e) = self.charge_production(production) {
-                    tx.rollback().await?;
-                    return Err(e);
-                }
-                let view = Arc::new(view);
-                self.remember(view.clone())?;
-                Ok((Access::new(view, user.user_id), tx))
-            }
-            _ => {
-                let access = self.access(production).await?;
-                let tx = self.tx(&access).await?;
-                Ok((access, tx))
-            }
+        let store = self.store.clone();
+        let request_id = self.request_id.clone();
+        let begin = |user| async move {
+            let actor = AuditActor {
+                kind: ActorKind::User,
+                id: Some(user),
+                request_id: Some(request_id),
+            };
+            TenantTx::begin_member(&store, user, production, actor).await
+        };
+        // Refused by the production's quota, the transaction is dropped, which rolls it back.
+        if let Some(found) = self.access_with(production, begin).await? {
+            return Ok(found);
         }
+        let access = self.access(production).await?;
+        let tx = self.tx(&access).await?;
+        Ok((access, tx))
     }
 
-    /// For a read by id outside a transaction: when the caller is a person and this request
-    /// has not read their membership in `production` yet, `read` fetches the membership and the
-    /// object together in one statement (given the caller's user id). `None` when that does not
-    /// apply; the caller then takes `access_tx`. Same answers and charging as `access`.
+    /// For a read outside the request's known productions: when the caller is a person and
+    /// this request has not read their membership in `production` yet, `read` fetches the
+    /// membership together with what the caller wants (an object, or an open transaction) in
+    /// one statement, given the caller's user id. `None` when that does not apply; the caller
+    /// then reads the membership on its own (`access`). Same answers and charging as `access`.
     pub(crate) async fn access_with<T, F, Fut>(
         &self,
         production: Uuid,
