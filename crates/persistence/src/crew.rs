@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::idempotency::{replay_id, IdempotencyKey};
 use crate::productions::{member_sql, member_view, MemberView};
-use crate::{db_err, is_undefined_table, is_unique_violation, Store, TenantTx};
+use crate::tenant::qualified_query;
+use crate::{db_err, is_unique_violation, Store, TenantTx};
 
 #[derive(FromQueryResult, serde::Deserialize)]
 pub(crate) struct CrewRow {
@@ -128,10 +129,9 @@ fn crew_with_department_sql(tables: &str, id: &str) -> String {
 
 impl Store {
     /// The caller's membership of `production` and one of its crew members with their
-    /// department, in one statement outside any transaction: a read of one crew member by id
-    /// is one round trip. The tables are schema-qualified (the schema name is derived from the
-    /// production id). A production that does not exist has no schema, which PostgreSQL reports
-    /// as an undefined table: `NOT_FOUND`, as for a production the caller is not a member of.
+    /// department, in one statement outside any transaction (`qualified_query`): a read of one
+    /// crew member by id is one round trip. A production that does not exist is `NOT_FOUND`, as
+    /// is one the caller is not a member of.
     pub async fn member_and_crew_member(
         &self,
         user: Uuid,
@@ -141,28 +141,19 @@ impl Store {
         MemberView,
         Option<(CrewMember, crewtime_domain::production::Department)>,
     )> {
-        let schema = crewtime_domain::production::Production::schema_name_for(production);
-        let tables = format!("\"{schema}\".");
-        let sql = member_sql(
-            ", o.*",
-            &format!(
-                "LEFT JOIN ({}) AS o ON true",
-                crew_with_department_sql(&tables, "$3")
-            ),
-        );
-        let rows = match self
-            .db
-            .query_all(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [production.into(), user.into(), id.into()],
-            ))
-            .await
-        {
-            Ok(rows) => rows,
-            Err(e) if is_undefined_table(&e) => return Err(Error::NotFound("production")),
-            Err(e) => return Err(db_err(e)),
+        let sql = |tables: &str| {
+            member_sql(
+                ", o.*",
+                &format!(
+                    "LEFT JOIN ({}) AS o ON true",
+                    crew_with_department_sql(tables, "$3")
+                ),
+            )
         };
+        let values = vec![production.into(), user.into(), id.into()];
+        let rows = qualified_query(self, production, sql, values)
+            .await?
+            .ok_or(Error::NotFound("production"))?;
         let found = match rows.first() {
             Some(row)
                 if row

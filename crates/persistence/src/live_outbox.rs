@@ -6,26 +6,16 @@ use crewtime_domain::Result;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
-use crate::{db_err, is_undefined_table, Store, TenantTx};
+use crate::tenant::qualified_query;
+use crate::{db_err, Store, TenantTx};
 
 impl Store {
     /// Deletes events of `production` that were published, in one statement outside any
     /// transaction (schema-qualified; a production that no longer exists has nothing to delete).
     pub async fn delete_live_events(&self, production: Uuid, ids: &[i64]) -> Result<()> {
-        let schema = crewtime_domain::production::Production::schema_name_for(production);
-        match self
-            .db
-            .execute(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                format!("DELETE FROM \"{schema}\".live_outbox WHERE id = ANY($1)"),
-                [ids.to_vec().into()],
-            ))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_undefined_table(&e) => Ok(()),
-            Err(e) => Err(db_err(e)),
-        }
+        let sql = |tables: &str| format!("DELETE FROM {tables}live_outbox WHERE id = ANY($1)");
+        qualified_query(self, production, sql, vec![ids.to_vec().into()]).await?;
+        Ok(())
     }
 }
 

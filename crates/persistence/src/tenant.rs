@@ -32,6 +32,33 @@ pub struct TenantTx {
     actor: Option<AuditActor>,
 }
 
+/// The one way to a production's tables outside a `TenantTx`, for hot paths where a
+/// transaction is a round trip too many: `sql` gets the tables' prefix (the quoted schema name,
+/// derived from the production id like the control table's, and a dot) and runs as one
+/// statement on the pool. A production that does not exist has no schema, which PostgreSQL
+/// reports as an undefined table: `None` here.
+pub(crate) async fn qualified_query(
+    store: &Store,
+    production: Uuid,
+    sql: impl FnOnce(&str) -> String,
+    values: Vec<sea_orm::Value>,
+) -> Result<Option<Vec<QueryResult>>> {
+    let tables = format!("\"{}\".", Production::schema_name_for(production));
+    match store
+        .db
+        .query_all(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql(&tables),
+            values,
+        ))
+        .await
+    {
+        Ok(rows) => Ok(Some(rows)),
+        Err(e) if crate::is_undefined_table(&e) => Ok(None),
+        Err(e) => Err(db_err(e)),
+    }
+}
+
 /// The comment that makes a statement's text the production's own (see [`TenantTx`]).
 fn schema_tag(production: &Production) -> String {
     format!(" /* {} */", production.schema_name)
