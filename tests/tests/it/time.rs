@@ -11,14 +11,14 @@ async fn punch_rows(app: &TestApp) -> i64 {
         .await
 }
 
+/// `WORK_DAY` of one crew member and date.
+async fn work_day(app: &TestApp, token: &str, crew: &str, date: &str) -> Value {
+    app.gql_ok(Some(token), WORK_DAY, json!({ "c": crew, "d": date }))
+        .await
+}
+
 async fn next_meal_due(app: &TestApp, token: &str, crew: &str) -> Value {
-    app.gql_ok(
-        Some(token),
-        WORK_DAY,
-        json!({ "c": crew, "d": "2026-03-02" }),
-    )
-    .await["workDay"]["nextMealDue"]
-        .clone()
+    work_day(app, token, crew, "2026-03-02").await["workDay"]["nextMealDue"].clone()
 }
 
 /// `workDay.nextMealDue` counts from the production's stored rule set in force that day, as
@@ -80,26 +80,14 @@ async fn a_day_is_recorded_and_read_back() {
         let body = app.punch(&token, &crew, kind, at).await;
         assert!(body.get("errors").is_none(), "{kind}: {body}");
     }
-    let day = app
-        .gql_ok(
-            Some(&token),
-            WORK_DAY,
-            json!({ "c": crew, "d": "2026-03-02" }),
-        )
-        .await;
+    let day = work_day(&app, &token, &crew, "2026-03-02").await;
     assert_eq!(day["workDay"]["status"], "AT_MEAL");
     assert_eq!(day["workDay"]["nextMealDue"], Value::Null);
     let body = app
         .punch(&token, &crew, "MEAL_IN", "2026-03-02T13:30:00-08:00")
         .await;
     assert_eq!(body["data"]["recordPunch"]["workDay"]["status"], "ON_CLOCK");
-    let day = app
-        .gql_ok(
-            Some(&token),
-            WORK_DAY,
-            json!({ "c": crew, "d": "2026-03-02" }),
-        )
-        .await;
+    let day = work_day(&app, &token, &crew, "2026-03-02").await;
     // Six hours after the meal ended at 13:30 PST (21:30 UTC).
     assert_eq!(day["workDay"]["nextMealDue"], "2026-03-03T03:30:00+00:00");
     let body = app
@@ -304,13 +292,7 @@ async fn two_corrections_with_one_version_give_one_success_and_one_conflict() {
         .gql_ok(Some(&token), del, json!({ "p": punch, "v": 2 }))
         .await;
     assert_eq!(ok["deletePunch"]["punch"]["version"], 3);
-    let day = app
-        .gql_ok(
-            Some(&token),
-            WORK_DAY,
-            json!({ "c": crew, "d": "2026-03-02" }),
-        )
-        .await;
+    let day = work_day(&app, &token, &crew, "2026-03-02").await;
     assert_eq!(day["workDay"]["punches"], json!([]));
     assert_eq!(day["workDay"]["status"], "NOT_STARTED");
 }
@@ -353,9 +335,7 @@ async fn night_shifts_across_midnight_and_dst_land_on_their_call_date() {
             w["data"]["recordPunch"]["workDay"]["workedMinutes"], minutes,
             "{w}"
         );
-        let day = app
-            .gql_ok(Some(&token), WORK_DAY, json!({ "c": crew, "d": date }))
-            .await;
+        let day = work_day(&app, &token, &crew, date).await;
         assert_eq!(day["workDay"]["punches"].as_array().unwrap().len(), 2);
     }
 }
@@ -804,13 +784,7 @@ async fn work_days_cannot_overlap() {
         .punch(&token, &crew, "CALL", "2026-03-03T18:00:00-08:00")
         .await;
     assert!(tue.get("errors").is_none(), "{tue}");
-    let mon = app
-        .gql_ok(
-            Some(&token),
-            WORK_DAY,
-            json!({ "c": crew, "d": "2026-03-02" }),
-        )
-        .await;
+    let mon = work_day(&app, &token, &crew, "2026-03-02").await;
     let wrap = mon["workDay"]["punches"][1].clone();
     let body = app
         .gql(Some(&token), CORRECT, json!({ "p": wrap["id"], "at": "2026-03-03T19:00:00-08:00", "v": wrap["version"], "r": "typo" }))
@@ -834,13 +808,7 @@ async fn a_call_moved_days_away_is_checked_against_its_new_neighbours() {
         let body = app.punch(&token, &crew, kind, at).await;
         assert!(body.get("errors").is_none(), "{kind} {at}: {body}");
     }
-    let mon = app
-        .gql_ok(
-            Some(&token),
-            WORK_DAY,
-            json!({ "c": crew, "d": "2026-03-02" }),
-        )
-        .await;
+    let mon = work_day(&app, &token, &crew, "2026-03-02").await;
     let call = mon["workDay"]["punches"][0].clone();
     // Moved to 01:00 Wednesday, inside Tuesday's night: refused, and nothing changes.
     let body = app
@@ -848,13 +816,7 @@ async fn a_call_moved_days_away_is_checked_against_its_new_neighbours() {
         .await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
     assert_eq!(body["errors"][0]["extensions"]["field"], "at", "{body}");
-    let mon = app
-        .gql_ok(
-            Some(&token),
-            WORK_DAY,
-            json!({ "c": crew, "d": "2026-03-02" }),
-        )
-        .await;
+    let mon = work_day(&app, &token, &crew, "2026-03-02").await;
     assert_eq!(
         mon["workDay"]["punches"][0]["at"],
         "2026-03-02T15:00:00+00:00"
@@ -864,13 +826,7 @@ async fn a_call_moved_days_away_is_checked_against_its_new_neighbours() {
         .gql(Some(&token), CORRECT, json!({ "p": call["id"], "at": "2026-03-11T08:00:00-07:00", "v": call["version"], "r": "right day" }))
         .await;
     assert!(body.get("errors").is_none(), "{body}");
-    let wed = app
-        .gql_ok(
-            Some(&token),
-            WORK_DAY,
-            json!({ "c": crew, "d": "2026-03-11" }),
-        )
-        .await;
+    let wed = work_day(&app, &token, &crew, "2026-03-11").await;
     assert_eq!(
         wed["workDay"]["punches"][0]["at"],
         "2026-03-11T15:00:00+00:00"
