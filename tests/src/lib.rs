@@ -282,6 +282,18 @@ impl TestApp {
         .await
     }
 
+    /// Records each `(kind, at)` punch in order and fails the test on the first error;
+    /// answers each punch's response body.
+    pub async fn punches(&self, token: &str, crew: &str, punches: &[(&str, &str)]) -> Vec<Value> {
+        let mut bodies = Vec::with_capacity(punches.len());
+        for &(kind, at) in punches {
+            let body = self.punch(token, crew, kind, at).await;
+            assert!(body.get("errors").is_none(), "{kind} {at}: {body}");
+            bodies.push(body);
+        }
+        bodies
+    }
+
     /// Takes a card through submit and the three approvals (an admin may sign every step).
     pub async fn approve_fully(&self, token: &str, crew: &str, week_ending: &str) {
         let submit = "mutation($c: ID!, $w: NaiveDate!, $v: Int!) { submitTimecard(input: {crewMemberId: $c, weekEnding: $w, expectedVersion: $v}) { timecard { version } } }";

@@ -264,22 +264,22 @@ async fn each_scope_allows_exactly_its_operations() {
     let (admin, production, department) = app.production_with_department().await;
     let crew = app.crew(&admin, &department, "Ada").await;
     // A priced day on Monday 2 March 2026, so time and pay have something to show.
-    let mut punch = String::new();
-    for (kind, at) in [
-        ("CALL", "2026-03-02T07:00:00-08:00"),
-        ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
-        ("MEAL_IN", "2026-03-02T13:30:00-08:00"),
-        ("WRAP", "2026-03-02T19:30:00-08:00"),
-    ] {
-        let body = app.punch(&admin, &crew, kind, at).await;
-        assert!(body.get("errors").is_none(), "{body}");
-        if kind == "CALL" {
-            punch = body["data"]["recordPunch"]["punch"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-        }
-    }
+    let bodies = app
+        .punches(
+            &admin,
+            &crew,
+            &[
+                ("CALL", "2026-03-02T07:00:00-08:00"),
+                ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
+                ("MEAL_IN", "2026-03-02T13:30:00-08:00"),
+                ("WRAP", "2026-03-02T19:30:00-08:00"),
+            ],
+        )
+        .await;
+    let punch = bodies[0]["data"]["recordPunch"]["punch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut punchers = Vec::new();
     let mut bulk = Vec::new();
     for i in 0..SCOPE_SETS.len() {

@@ -167,18 +167,17 @@ async fn the_final_state_carries_hours_tier_and_pay_for_those_who_may_see_pay() 
     let app = TestApp::spawn().await;
     let (token, production, dept) = setup(&app).await;
     let ann = app.crew(&token, &dept, "Ann").await;
-    for (kind, at) in [
-        ("CALL", "2026-03-02T07:00:00-08:00"),
-        ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
-        ("MEAL_IN", "2026-03-02T13:30:00-08:00"),
-        ("WRAP", "2026-03-02T19:30:00-08:00"),
-    ] {
-        assert!(app
-            .punch(&token, &ann, kind, at)
-            .await
-            .get("errors")
-            .is_none());
-    }
+    app.punches(
+        &token,
+        &ann,
+        &[
+            ("CALL", "2026-03-02T07:00:00-08:00"),
+            ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
+            ("MEAL_IN", "2026-03-02T13:30:00-08:00"),
+            ("WRAP", "2026-03-02T19:30:00-08:00"),
+        ],
+    )
+    .await;
     let coordinator = app.member(&token, &production, "COORDINATOR", None).await;
     for (who, sees_pay) in [(&token, true), (&coordinator, false)] {
         let mut c = Client::connect(&app, "graphql-ws").await;
@@ -861,15 +860,17 @@ async fn many_subscribers_on_two_nodes_share_one_computation_per_event() {
         .await;
     // Whole days, so the pay so far is settled.
     for crew in [&ann, &bob] {
-        for (kind, at) in [
-            ("CALL", "2026-03-02T07:00:00-08:00"),
-            ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
-            ("MEAL_IN", "2026-03-02T13:30:00-08:00"),
-            ("WRAP", "2026-03-02T19:30:00-08:00"),
-        ] {
-            let body = a.punch(&token, crew, kind, at).await;
-            assert!(body.get("errors").is_none(), "{body}");
-        }
+        a.punches(
+            &token,
+            crew,
+            &[
+                ("CALL", "2026-03-02T07:00:00-08:00"),
+                ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
+                ("MEAL_IN", "2026-03-02T13:30:00-08:00"),
+                ("WRAP", "2026-03-02T19:30:00-08:00"),
+            ],
+        )
+        .await;
     }
     let variables = json!({ "p": production, "d": "2026-03-02", "dep": dept });
     let snapshot = |viewer: Viewer, m: &Value| {

@@ -28,14 +28,16 @@ async fn the_next_meal_follows_the_productions_own_rule_set() {
     let app = TestApp::spawn().await;
     let (token, production, dept) = app.production_with_department().await;
     let crew = app.crew(&token, &dept, "Ann").await;
-    for (kind, at) in [
-        ("CALL", "2026-03-02T07:00:00-08:00"),
-        ("MEAL_OUT", "2026-03-02T12:00:00-08:00"),
-        ("MEAL_IN", "2026-03-02T12:30:00-08:00"),
-    ] {
-        let body = app.punch(&token, &crew, kind, at).await;
-        assert!(body.get("errors").is_none(), "{kind}: {body}");
-    }
+    app.punches(
+        &token,
+        &crew,
+        &[
+            ("CALL", "2026-03-02T07:00:00-08:00"),
+            ("MEAL_OUT", "2026-03-02T12:00:00-08:00"),
+            ("MEAL_IN", "2026-03-02T12:30:00-08:00"),
+        ],
+    )
+    .await;
     // The preset: six hours after the meal ended at 12:30 PST (20:30 UTC).
     assert_eq!(
         next_meal_due(&app, &token, &crew).await,
@@ -71,15 +73,17 @@ async fn a_day_is_recorded_and_read_back() {
     let (token, _, dept) = app.production_with_department().await;
     let crew = app.crew(&token, &dept, "Ann").await;
     // Los Angeles, 2 March 2026 (PST, UTC-8).
-    for (kind, at) in [
-        ("CALL", "2026-03-02T07:00:00-08:00"),
-        ("NDB_OUT", "2026-03-02T07:00:00-08:00"),
-        ("NDB_IN", "2026-03-02T07:15:00-08:00"),
-        ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
-    ] {
-        let body = app.punch(&token, &crew, kind, at).await;
-        assert!(body.get("errors").is_none(), "{kind}: {body}");
-    }
+    app.punches(
+        &token,
+        &crew,
+        &[
+            ("CALL", "2026-03-02T07:00:00-08:00"),
+            ("NDB_OUT", "2026-03-02T07:00:00-08:00"),
+            ("NDB_IN", "2026-03-02T07:15:00-08:00"),
+            ("MEAL_OUT", "2026-03-02T13:00:00-08:00"),
+        ],
+    )
+    .await;
     let day = work_day(&app, &token, &crew, "2026-03-02").await;
     assert_eq!(day["workDay"]["status"], "AT_MEAL");
     assert_eq!(day["workDay"]["nextMealDue"], Value::Null);
@@ -124,16 +128,15 @@ async fn every_order_rule_refuses_with_the_field_and_writes_nothing() {
         );
         assert_eq!(punch_rows(&app).await, before);
     }
-    for (kind, at) in [
-        ("CALL", "2026-03-02T07:00:00-08:00"),
-        ("MEAL_OUT", "2026-03-02T12:00:00-08:00"),
-    ] {
-        assert!(app
-            .punch(&token, &crew, kind, at)
-            .await
-            .get("errors")
-            .is_none());
-    }
+    app.punches(
+        &token,
+        &crew,
+        &[
+            ("CALL", "2026-03-02T07:00:00-08:00"),
+            ("MEAL_OUT", "2026-03-02T12:00:00-08:00"),
+        ],
+    )
+    .await;
     let cases = [
         refuse("CALL", "2026-03-02T08:00:00-08:00", "kind"), // a second call the same day
         refuse("MEAL_OUT", "2026-03-02T12:10:00-08:00", "at"), // meals overlap
@@ -155,17 +158,19 @@ async fn every_order_rule_refuses_with_the_field_and_writes_nothing() {
         );
         assert_eq!(punch_rows(&app).await, before, "{kind} {at} wrote a row");
     }
-    for (kind, at) in [
-        ("MEAL_IN", "2026-03-02T12:30:00-08:00"),
-        ("MEAL_OUT", "2026-03-02T15:00:00-08:00"),
-        ("MEAL_IN", "2026-03-02T15:30:00-08:00"),
-        ("MEAL_OUT", "2026-03-02T18:00:00-08:00"),
-        ("MEAL_IN", "2026-03-02T18:30:00-08:00"),
-        ("WRAP", "2026-03-02T23:00:00-08:00"),
-    ] {
-        let body = app.punch(&token, &crew, kind, at).await;
-        assert!(body.get("errors").is_none(), "{kind} {at}: {body}");
-    }
+    app.punches(
+        &token,
+        &crew,
+        &[
+            ("MEAL_IN", "2026-03-02T12:30:00-08:00"),
+            ("MEAL_OUT", "2026-03-02T15:00:00-08:00"),
+            ("MEAL_IN", "2026-03-02T15:30:00-08:00"),
+            ("MEAL_OUT", "2026-03-02T18:00:00-08:00"),
+            ("MEAL_IN", "2026-03-02T18:30:00-08:00"),
+            ("WRAP", "2026-03-02T23:00:00-08:00"),
+        ],
+    )
+    .await;
     let after = [
         refuse("MEAL_OUT", "2026-03-02T23:30:00-08:00", "at"), // after wrap
     ];
@@ -800,14 +805,16 @@ async fn a_call_moved_days_away_is_checked_against_its_new_neighbours() {
     let (token, _, dept) = app.production_with_department().await;
     let crew = app.crew(&token, &dept, "Ivy").await;
     // Monday 2 March: a call alone. Tuesday 10 March: a night running to 03:00 Wednesday.
-    for (kind, at) in [
-        ("CALL", "2026-03-02T07:00:00-08:00"),
-        ("CALL", "2026-03-10T18:00:00-07:00"),
-        ("WRAP", "2026-03-11T03:00:00-07:00"),
-    ] {
-        let body = app.punch(&token, &crew, kind, at).await;
-        assert!(body.get("errors").is_none(), "{kind} {at}: {body}");
-    }
+    app.punches(
+        &token,
+        &crew,
+        &[
+            ("CALL", "2026-03-02T07:00:00-08:00"),
+            ("CALL", "2026-03-10T18:00:00-07:00"),
+            ("WRAP", "2026-03-11T03:00:00-07:00"),
+        ],
+    )
+    .await;
     let mon = work_day(&app, &token, &crew, "2026-03-02").await;
     let call = mon["workDay"]["punches"][0].clone();
     // Moved to 01:00 Wednesday, inside Tuesday's night: refused, and nothing changes.
