@@ -4,13 +4,16 @@
 //! from (`work_day_totals`) and a production's hot cost report for a date (`hot_cost`).
 //!
 //! Invalidation is by key, never by deletion: every key carries the version of every input its
-//! value is computed from (a crew member's `time_version` and the production's `rules_version`,
-//! both bumped in the transaction of any change to punches, days, deals or rule sets; for the
-//! hot cost report an aggregate of all of them and of the departments' versions, see
-//! `TenantTx::read_model_versions`), plus the production's id and creation instant (so a
-//! production re-created with the same id in a fresh database never meets old entries) and a
-//! key-format version. A write therefore yields new keys; old entries are never served again and
-//! age out (L1 by its bound, Redis by its TTL).
+//! value is computed from, each bumped in the transaction of any change to that input: for a
+//! priced week the crew member's `version` (their deal, rule set, department), the `crew_weeks`
+//! versions of the week and the week before (its time), the production's `rules_version` and
+//! settings `version`; for timelines the crew member's `time_version`; for the hot cost report
+//! aggregates of all of them over the weeks up to its date and of the departments' versions
+//! (`TenantTx::read_model_versions`). Every key also holds the production's id and creation
+//! instant (so a production re-created with the same id in a fresh database never meets old
+//! entries) and a key-format version. A write therefore yields new keys; old entries are never
+//! served again and age out (L1 by its bound, Redis by its TTL). Keys are per week so that
+//! recording today's time leaves the priced weeks and reports of earlier weeks valid.
 //!
 //! Redis is an optimisation only: an error or a slow answer (past a short timeout) is logged,
 //! counted in `crewtime_cache_redis_errors_total`, pauses Redis use for a second, and the read
@@ -23,8 +26,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use crewtime_domain::crew::CrewMember as DomainCrew;
 use crewtime_domain::production::Production;
 use crewtime_domain::Result;
+use crewtime_persistence::punches::{ReadModelVersions, Settings, WeekVersions};
 use crewtime_realtime::RedisHealth;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -34,7 +39,7 @@ use crate::live_cache::{FreshAfter, SharedFlights};
 
 /// Prefix of every key: bump the version when a cached value's format changes, so nodes of an
 /// old and a new release never read each other's entries.
-pub(crate) const KEY_PREFIX: &str = "crewtime:rc1";
+pub(crate) const KEY_PREFIX: &str = "crewtime:rc2";
 
 /// How long Redis is left alone after it failed or answered too slowly.
 const REDIS_PAUSE: Duration = Duration::from_secs(1);
@@ -141,19 +146,25 @@ fn production_part(model: Model, production: &Production) -> String {
     )
 }
 
-/// A crew member's priced week: their time and deals (`time_version`) and the production's rule
-/// sets (`rules_version`).
+/// A crew member's priced week: the crew member and their deals (`version`), the time of the
+/// week and of the week before (`crew_weeks`), the rule sets (`rules_version`) and the settings
+/// (`version`: the work week's last day).
 pub(crate) fn pay_key(
     production: &Production,
-    crew: Uuid,
+    crew: &DomainCrew,
     week_ending: NaiveDate,
-    time_version: i32,
-    rules_version: i32,
+    weeks: WeekVersions,
+    settings: &Settings,
 ) -> String {
     format!(
-        "{}:{}:{week_ending}:{time_version}:{rules_version}",
+        "{}:{}:{week_ending}:c{}:w{}.{}:r{}:s{}",
         production_part(Model::TimecardPay, production),
-        crew.simple()
+        crew.id.simple(),
+        crew.version,
+        weeks.previous,
+        weeks.this,
+        settings.rules_version,
+        settings.version
     )
 }
 
@@ -175,15 +186,17 @@ pub(crate) fn totals_key(
 pub(crate) fn hot_cost_key(
     production: &Production,
     date: NaiveDate,
-    v: &crewtime_persistence::punches::ReadModelVersions,
+    v: &ReadModelVersions,
 ) -> String {
     format!(
-        "{}:{date}:s{}:r{}:c{}.{}:d{}.{}",
+        "{}:{date}:s{}:r{}:c{}.{}:w{}.{}:d{}.{}",
         production_part(Model::HotCost, production),
         v.settings.version,
         v.settings.rules_version,
         v.crew,
-        v.crew_time,
+        v.crew_versions,
+        v.weeks,
+        v.week_versions,
         v.departments,
         v.department_versions
     )

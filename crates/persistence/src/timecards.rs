@@ -227,18 +227,23 @@ impl TenantTx {
         Ok(())
     }
 
-    /// Called by every edit of a crew member's time on `date`: a finally approved card refuses
-    /// the edit (`CONFLICT`); a card in approval returns to draft, its signatures cleared, on
-    /// the record.
+    /// Called by every edit of a crew member's time on `date`: bumps the week's version in
+    /// `crew_weeks`; a finally approved card refuses the edit (`CONFLICT`); a card in approval
+    /// returns to draft, its signatures cleared, on the record.
     pub(crate) async fn touch_timecard(&self, crew: Uuid, date: NaiveDate) -> Result<()> {
         // The week ending is worked out in SQL from the settings row (the same rule as
-        // `week_ending`), so touching a card is one statement.
+        // `week_ending`), so touching a card, and bumping the week's version in `crew_weeks`
+        // that keys its cached pay, is one statement. A data-modifying CTE always runs, card
+        // or no card.
         let row = crate::timecards::CardRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT t.id, t.crew_member_id, t.week_ending, t.status, t.version, t.rejection_reason \
-             FROM settings s JOIN timecards t ON t.crew_member_id = $1 \
-               AND t.week_ending = $2::date + ((s.work_week_ends - extract(isodow FROM $2::date)::int + 7) % 7) \
-             WHERE s.id = 1 FOR UPDATE OF t",
+            "WITH w AS (SELECT $2::date + ((s.work_week_ends - extract(isodow FROM $2::date)::int + 7) % 7) AS week_ending \
+               FROM settings s WHERE s.id = 1), \
+             bump AS (INSERT INTO crew_weeks (crew_member_id, week_ending) SELECT $1, week_ending FROM w \
+               ON CONFLICT (crew_member_id, week_ending) DO UPDATE SET version = crew_weeks.version + 1) \
+             SELECT t.id, t.crew_member_id, t.week_ending, t.status, t.version, t.rejection_reason \
+             FROM w JOIN timecards t ON t.crew_member_id = $1 AND t.week_ending = w.week_ending \
+             FOR UPDATE OF t",
             [crew.into(), date.into()],
         ))
         .one(self.conn())

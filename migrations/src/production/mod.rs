@@ -27,5 +27,9 @@ pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
             name: "p0005_live_outbox",
             up: include_str!("p0005_live_outbox.sql"),
         }),
+        Box::new(SqlMigration {
+            name: "p0006_crew_weeks",
+            up: include_str!("p0006_crew_weeks.sql"),
+        }),
     ]
 }

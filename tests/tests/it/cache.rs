@@ -71,16 +71,14 @@ impl Fixture {
 
     /// 07:00 call, 13:00-13:30 meal, wrap at `wrap`, Los Angeles time.
     async fn day(&self, app: &TestApp, crew: &str, day: u32, wrap: &str) {
-        for (kind, time) in [
-            ("CALL", "07:00"),
-            ("MEAL_OUT", "13:00"),
-            ("MEAL_IN", "13:30"),
-            ("WRAP", wrap),
-        ] {
-            let at = format!("2026-03-{day:02}T{time}:00-08:00");
-            let body = app.punch(&self.token, crew, kind, &at).await;
-            assert!(body.get("errors").is_none(), "{kind} {at}: {body}");
-        }
+        let at = |time: &str| format!("2026-03-{day:02}T{time}:00-08:00");
+        let times = [at("07:00"), at("13:00"), at("13:30"), at(wrap)];
+        let kinds = ["CALL", "MEAL_OUT", "MEAL_IN", "WRAP"];
+        let punches: Vec<(&str, &str)> = kinds
+            .into_iter()
+            .zip(times.iter().map(String::as_str))
+            .collect();
+        app.punches(&self.token, crew, &punches).await;
     }
 
     async fn budget(&self, app: &TestApp, dept: &str, budget: &str) {
@@ -226,6 +224,72 @@ async fn every_kind_of_write_shows_in_the_next_read_of_every_read_model() {
     assert_eq!(hot["departments"][1]["department"], "Grip");
     assert_eq!(hot["departments"][1]["budget"], "725.00");
     assert_eq!(last["zed"]["days"][1]["dayType"], "TRAVEL");
+}
+
+/// Zed's pay for the week ending 14 March (Sunday 8 March is its first day).
+const NEXT_WEEK: &str = "query($z: ID!) { timecard(crewMemberId: $z, weekEnding: \"2026-03-14\") {
+    pay { gross days { date gross restPremiumAmount } } } }";
+
+/// Computed priced weeks and hot cost reports so far on `app`.
+async fn pay_and_hot_cost_misses(app: &TestApp) -> (f64, f64) {
+    (
+        app.metric(&series("timecard_pay", "miss")).await,
+        app.metric(&series("hot_cost", "miss")).await,
+    )
+}
+
+/// Keys are per week: time recorded in a later week leaves the priced weeks and hot cost
+/// reports of earlier weeks cached, and a wrap at the end of a week reprices the next week,
+/// whose first day's rest it sets.
+#[tokio::test]
+async fn time_in_a_later_week_leaves_earlier_weeks_cached() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::new(&app).await;
+    let t = Some(f.token.as_str());
+    let first = f.snapshot(&app).await;
+    // Zed works Sunday 8 and Tuesday 10 March, in the next week.
+    f.day(&app, &f.zed, 8, "17:00").await;
+    f.day(&app, &f.zed, 10, "19:30").await;
+    let before = pay_and_hot_cost_misses(&app).await;
+    let now = f.snapshot(&app).await;
+    assert_eq!(
+        pay_and_hot_cost_misses(&app).await,
+        before,
+        "computed again"
+    );
+    assert_eq!(now, first);
+    assert_eq!(now, f.truth(&app).await);
+
+    // Zed works Saturday 7 March until 18:00; then the wrap moves to 23:30, and Sunday's 07:00
+    // call invades the 10-hour rest: the week ending 14 March is priced again with the premium.
+    f.day(&app, &f.zed, 7, "18:00").await;
+    assert_ne!(f.snapshot(&app).await["zed"], first["zed"]);
+    let next = app.gql_ok(t, NEXT_WEEK, json!({ "z": f.zed })).await;
+    let sunday = |week: &Value| week["timecard"]["pay"]["days"][0].clone();
+    assert_eq!(sunday(&next)["date"], "2026-03-08", "{next}");
+    assert_eq!(sunday(&next)["restPremiumAmount"], "0.00", "{next}");
+    let saturday = app
+        .gql_ok(
+            t,
+            "query($c: ID!) { workDay(crewMemberId: $c, date: \"2026-03-07\") { punches { id kind version } } }",
+            json!({ "c": f.zed }),
+        )
+        .await;
+    let wrap = saturday["workDay"]["punches"]
+        .as_array()
+        .expect("punches")
+        .iter()
+        .find(|p| p["kind"] == "WRAP")
+        .expect("the wrap")
+        .clone();
+    app.gql_ok(t, "mutation($p: ID!, $v: Int!) { correctPunch(input: {punchId: $p, at: \"2026-03-07T23:30:00-08:00\", expectedVersion: $v, reason: \"late wrap\"}) { punch { version } } }",
+        json!({ "p": wrap["id"], "v": wrap["version"] })).await;
+    let moved = app.gql_ok(t, NEXT_WEEK, json!({ "z": f.zed })).await;
+    assert_ne!(sunday(&moved)["restPremiumAmount"], "0.00", "{moved}");
+    assert_ne!(
+        moved["timecard"]["pay"]["gross"],
+        next["timecard"]["pay"]["gross"]
+    );
 }
 
 #[tokio::test]

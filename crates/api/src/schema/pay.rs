@@ -38,15 +38,11 @@ pub(crate) async fn price_weeks(
     let production = access.production();
     let tz = production.tz()?;
     let tx = TenantTx::begin(&rc.store, production).await?;
-    let settings = tx.settings().await?;
+    let ids: Vec<Uuid> = crew.iter().map(|c| c.id).collect();
+    let (settings, versions) = tx.pay_versions(&ids, week_ending).await?;
     let key = |c: &DomainCrew| {
-        pay_key(
-            production,
-            c.id,
-            week_ending,
-            c.time_version,
-            settings.rules_version,
-        )
+        let weeks = versions.get(&c.id).copied().unwrap_or_default();
+        pay_key(production, c, week_ending, weeks, &settings)
     };
     let keys: Vec<String> = crew.iter().map(key).collect();
     let mut out = HashMap::new();
@@ -600,8 +596,9 @@ impl Sums {
     }
 }
 
-/// The hot cost report for `date`, from the cache while no crew member's time or deal, rule
-/// set, budget, department or setting changed since it was computed.
+/// The hot cost report for `date`, from the cache while no crew member's time up to the date's
+/// week, crew member, deal, rule set, budget, department or setting changed since it was
+/// computed.
 pub(crate) async fn hot_cost(
     rc: &RequestCtx,
     access: &Access,
@@ -612,7 +609,7 @@ pub(crate) async fn hot_cost(
         .gql()?;
     check_date("date", date).gql()?;
     let tx = rc.tx(access).await.gql()?;
-    let versions = tx.read_model_versions().await.gql()?;
+    let versions = tx.read_model_versions(date).await.gql()?;
     tx.commit().await.gql()?;
     let key = hot_cost_key(access.production(), date, &versions);
     rc.cache
