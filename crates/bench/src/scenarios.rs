@@ -416,6 +416,8 @@ pub async fn fan_out(
             None => bail!("subscribers ended before their snapshots"),
         }
     }
+    // The measured part starts here (scripts/profile.sh samples from this line on).
+    eprintln!("bench: fan-out: every subscriber has its snapshot; punching");
     let http = http_client(2)?;
     let mut last = histogram();
     let mut all = histogram();

@@ -36,10 +36,17 @@ pub struct WeekRead {
     pub settings: Settings,
     /// In id order; for `WeekCrew::Page` at most `limit` members.
     pub crew: Vec<CrewMember>,
-    /// The crew's work days in the week, each with its live punches in time order.
-    pub days: Vec<WorkDayRecord>,
     /// The crew's departments.
     pub departments: Vec<Department>,
+    /// The days, call sheets and cards, when asked for (see [`TenantTx::week`]).
+    pub time: Option<WeekTime>,
+}
+
+/// The part of a week read that is the crew's time.
+#[derive(Debug, Clone)]
+pub struct WeekTime {
+    /// The crew's work days in the week, each with its live punches in time order.
+    pub days: Vec<WorkDayRecord>,
     /// The published issue of each day of the week that has one.
     pub sheets: Vec<CallSheet>,
     /// One card per crew member (a draft with version 0 where none is stored).
@@ -68,6 +75,15 @@ SELECT
           'rules_version', s.rules_version) FROM settings s WHERE s.id = 1)::text AS settings,
   (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]') FROM crew c)::text AS crew,
   (SELECT COALESCE(json_agg(json_build_object(
+            'id', x.id, 'name', x.name, 'code', x.code, 'daily_budget', x.daily_budget::text,
+            'created_at', x.created_at) ORDER BY x.id), '[]')
+   FROM departments x WHERE x.id IN (SELECT department_id FROM crew))::text AS departments
+  {time_columns}";
+
+/// The columns of [`WEEK_SQL`] that are the crew's time: the costly part (every day and punch
+/// of the page as JSON), left out when only cached figures are asked for.
+const TIME_COLUMNS: &str = "\
+  , (SELECT COALESCE(json_agg(json_build_object(
             'id', d.id, 'crew_member_id', d.crew_member_id, 'work_date', d.work_date,
             'day_type', d.day_type, 'version', d.version,
             'punches', COALESCE((SELECT json_agg(json_build_array(p.id, p.kind, p.at, p.version)
@@ -76,10 +92,6 @@ SELECT
           ORDER BY d.crew_member_id, d.work_date), '[]')
    FROM work_days d
    WHERE d.crew_member_id IN (SELECT id FROM crew) AND d.work_date BETWEEN $1 AND $2)::text AS days,
-  (SELECT COALESCE(json_agg(json_build_object(
-            'id', x.id, 'name', x.name, 'code', x.code, 'daily_budget', x.daily_budget::text,
-            'created_at', x.created_at) ORDER BY x.id), '[]')
-   FROM departments x WHERE x.id IN (SELECT department_id FROM crew))::text AS departments,
   (SELECT COALESCE(json_agg(json_build_object(
             'id', s.id, 'shoot_date', s.shoot_date, 'issue', s.issue, 'status', s.status,
             'day_number', s.day_number, 'total_days', s.total_days,
@@ -169,12 +181,14 @@ fn column<T: DeserializeOwned>(row: &sea_orm::QueryResult, name: &str) -> Result
 }
 
 impl TenantTx {
-    /// The week from `from` to `week_ending` of `who`, in one statement.
+    /// The week from `from` to `week_ending` of `who`, in one statement; its time (days,
+    /// punches, call sheets, cards) only `with_time`.
     pub async fn week(
         &self,
         from: NaiveDate,
         week_ending: NaiveDate,
         who: WeekCrew<'_>,
+        with_time: bool,
     ) -> Result<WeekRead> {
         let all = CrewScope::All;
         let (filter, one) = match who {
@@ -191,7 +205,9 @@ impl TenantTx {
             ),
         };
         let [everyone, departments, user] = filter.scope.values();
-        let sql = WEEK_SQL.replace("{crew_filter}", &crew_filter(&filter, one.is_some()));
+        let sql = WEEK_SQL
+            .replace("{crew_filter}", &crew_filter(&filter, one.is_some()))
+            .replace("{time_columns}", if with_time { TIME_COLUMNS } else { "" });
         let row = self
             .conn()
             .query_one(Statement::from_sql_and_values(
@@ -217,45 +233,15 @@ impl TenantTx {
         let settings = settings.ok_or_else(|| Error::internal("settings row missing"))?;
         let crew: Vec<CrewRow> = column(&row, "crew")?;
         let crew: Vec<CrewMember> = crew.into_iter().map(CrewMember::from).collect();
-        let days = column::<Vec<DayJson>>(&row, "days")?
-            .into_iter()
-            .map(|d| {
-                let punches = d
-                    .punches
-                    .into_iter()
-                    .map(|(id, kind, at, version)| {
-                        Ok(Punch {
-                            id,
-                            crew_member_id: d.day.crew_member_id,
-                            work_day_id: d.day.id,
-                            kind: PunchKind::parse(&kind)?,
-                            at,
-                            version,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                day_record(d.day, punches)
-            })
-            .collect::<Result<Vec<_>>>()?;
         let departments = column::<Vec<DepartmentRow>>(&row, "departments")?
             .into_iter()
             .map(|d| self.department(d))
             .collect();
-        let (sheets, calls): (Vec<SheetRow>, Vec<Vec<CallRow>>) =
-            column::<Vec<SheetJson>>(&row, "sheets")?
-                .into_iter()
-                .map(|s| (s.sheet, s.calls))
-                .unzip();
-        let calls: Vec<CallRow> = calls.into_iter().flatten().collect();
-        let sheets = assemble_sheets(sheets, &calls)?;
-        let (cards, approvals): (Vec<CardRow>, Vec<Vec<ApprovalRow>>) =
-            column::<Vec<CardJson>>(&row, "cards")?
-                .into_iter()
-                .map(|c| (c.card, c.approvals))
-                .unzip();
-        let approvals: Vec<ApprovalRow> = approvals.into_iter().flatten().collect();
-        let ids: Vec<Uuid> = crew.iter().map(|c| c.id).collect();
-        let cards = card_records(&ids, week_ending, &cards, &approvals)?;
+        let time = if with_time {
+            Some(week_time(&row, &crew, week_ending)?)
+        } else {
+            None
+        };
         Ok(WeekRead {
             settings: Settings {
                 work_week_ends: u8::try_from(settings.work_week_ends).map_err(Error::internal)?,
@@ -263,10 +249,56 @@ impl TenantTx {
                 rules_version: settings.rules_version,
             },
             crew,
-            days,
             departments,
-            sheets,
-            cards,
+            time,
         })
     }
+}
+
+/// The time columns of a week read (see [`TIME_COLUMNS`]).
+fn week_time(
+    row: &sea_orm::QueryResult,
+    crew: &[CrewMember],
+    week_ending: NaiveDate,
+) -> Result<WeekTime> {
+    let days = column::<Vec<DayJson>>(row, "days")?
+        .into_iter()
+        .map(|d| {
+            let punches = d
+                .punches
+                .into_iter()
+                .map(|(id, kind, at, version)| {
+                    Ok(Punch {
+                        id,
+                        crew_member_id: d.day.crew_member_id,
+                        work_day_id: d.day.id,
+                        kind: PunchKind::parse(&kind)?,
+                        at,
+                        version,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            day_record(d.day, punches)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (sheets, calls): (Vec<SheetRow>, Vec<Vec<CallRow>>) =
+        column::<Vec<SheetJson>>(row, "sheets")?
+            .into_iter()
+            .map(|s| (s.sheet, s.calls))
+            .unzip();
+    let calls: Vec<CallRow> = calls.into_iter().flatten().collect();
+    let sheets = assemble_sheets(sheets, &calls)?;
+    let (cards, approvals): (Vec<CardRow>, Vec<Vec<ApprovalRow>>) =
+        column::<Vec<CardJson>>(row, "cards")?
+            .into_iter()
+            .map(|c| (c.card, c.approvals))
+            .unzip();
+    let approvals: Vec<ApprovalRow> = approvals.into_iter().flatten().collect();
+    let ids: Vec<Uuid> = crew.iter().map(|c| c.id).collect();
+    let cards = card_records(&ids, week_ending, &cards, &approvals)?;
+    Ok(WeekTime {
+        days,
+        sheets,
+        cards,
+    })
 }

@@ -708,6 +708,73 @@ async fn a_read_of_one_crew_member_takes_one_statement_and_one_week_two() {
     assert_eq!(week_statements, 2, "one crew member's week");
 }
 
+/// A `timecard` read of cached figures only (worked hours, pay) skips the week read: it answers
+/// what the full read answers, and refuses what it refuses.
+#[tokio::test]
+async fn a_timecard_of_cached_figures_only_answers_as_the_full_read() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Ann").await;
+    app.punches(
+        &token,
+        &crew,
+        &[
+            ("CALL", "2026-03-02T07:00:00-08:00"),
+            ("WRAP", "2026-03-02T20:00:00-08:00"),
+            ("CALL", "2026-03-03T07:00:00-08:00"),
+            ("WRAP", "2026-03-03T17:30:00-08:00"),
+        ],
+    )
+    .await;
+    let full = "query($c: ID!, $w: NaiveDate!) { timecard(crewMemberId: $c, weekEnding: $w) { status days { date } weekEnding workedHours pay { gross } crewMember { name } } }";
+    let cached = "query($c: ID!, $w: NaiveDate!) { timecard(crewMemberId: $c, weekEnding: $w) { weekEnding workedHours pay { gross } crewMember { name } } }";
+    let vars = json!({ "c": crew, "w": "2026-03-07" });
+    let a = app.gql_ok(Some(&token), full, vars.clone()).await;
+    let b = app.gql_ok(Some(&token), cached, vars.clone()).await;
+    for field in ["weekEnding", "workedHours", "pay", "crewMember"] {
+        assert_eq!(a["timecard"][field], b["timecard"][field], "{field}");
+    }
+    assert_eq!(b["timecard"]["workedHours"], "23.50");
+    assert_ne!(b["timecard"]["pay"]["gross"], "0.00");
+    // The same for a page of cards.
+    let page = |fields: &str| {
+        format!("query($p: ID!) {{ production(id: $p) {{ timecards(weekEnding: \"2026-03-07\", first: 10) {{ edges {{ node {{ {fields} }} }} }} }} }}")
+    };
+    let vars = json!({ "p": production });
+    let a = app
+        .gql_ok(
+            Some(&token),
+            &page("status days { date } workedHours pay { gross } crewMember { name }"),
+            vars.clone(),
+        )
+        .await;
+    let b = app
+        .gql_ok(
+            Some(&token),
+            &page("workedHours pay { gross } crewMember { name }"),
+            vars,
+        )
+        .await;
+    let node = |v: &Value| v["production"]["timecards"]["edges"][0]["node"].clone();
+    for field in ["workedHours", "pay", "crewMember"] {
+        assert_eq!(node(&a)[field], node(&b)[field], "page: {field}");
+    }
+    assert_eq!(node(&b)["workedHours"], "23.50");
+    // The same refusals: a date that does not end a work week, a crew member that is not there.
+    for (q, name) in [(full, "full"), (cached, "cached")] {
+        let body = app
+            .gql(Some(&token), q, json!({ "c": crew, "w": "2026-03-05" }))
+            .await;
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{name}: {body}");
+        let other = app.production_with_department().await;
+        let stranger = app.crew(&other.0, &other.2, "Zoe").await;
+        let body = app
+            .gql(Some(&token), q, json!({ "c": stranger, "w": "2026-03-07" }))
+            .await;
+        assert_eq!(error_code(&body), Some("NOT_FOUND"), "{name}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn the_department_week_shows_each_role_only_whom_it_may_see() {
     let app = TestApp::spawn().await;

@@ -462,8 +462,16 @@ pub(crate) async fn timecard_page(
     let status = status.map(|s| s.as_str());
     let from = week_ending - Duration::days(6);
     // One statement reads the settings, the page of crew (filtered by the caller's scope), their
-    // days and punches, departments, the week's published call sheets and the timecard states;
-    // they are fed to the request's loaders, so the nested resolvers run no SQL at all.
+    // departments and, when the page asks for more than cached figures, their days and
+    // punches, the week's published call sheets and the timecard states; they are fed to the
+    // request's loaders, so the nested resolvers run no SQL at all.
+    let with_time = ctx
+        .look_ahead()
+        .field("edges")
+        .field("node")
+        .selection_fields()
+        .into_iter()
+        .any(needs_time);
     let tx = rc.tx(access).await.gql()?;
     let week = tx
         .week(
@@ -476,6 +484,7 @@ pub(crate) async fn timecard_page(
                 after,
                 limit: limit + 1,
             }),
+            with_time,
         )
         .await
         .gql()?;
@@ -526,26 +535,34 @@ async fn feed_week(
     week: WeekRead,
 ) -> Vec<DomainCrew> {
     let production = access.production().id;
-    rc.loaders
-        .cards
-        .feed_many(
-            week.cards
-                .into_iter()
-                .map(|c| ((production, c.crew_member_id, week_ending), c)),
-        )
-        .await;
-    let mut by_crew: std::collections::HashMap<DaysKey, Vec<WorkDayRecord>> = week
-        .crew
-        .iter()
-        .map(|c| ((production, c.id, from, week_ending), Vec::new()))
-        .collect();
-    for d in week.days {
-        by_crew
-            .entry((production, d.crew_member_id, from, week_ending))
-            .or_default()
-            .push(d);
+    // A read without the time feeds nothing of it: the loaders read what is asked for.
+    if let Some(time) = week.time {
+        rc.loaders
+            .cards
+            .feed_many(
+                time.cards
+                    .into_iter()
+                    .map(|c| ((production, c.crew_member_id, week_ending), c)),
+            )
+            .await;
+        let mut by_crew: std::collections::HashMap<DaysKey, Vec<WorkDayRecord>> = week
+            .crew
+            .iter()
+            .map(|c| ((production, c.id, from, week_ending), Vec::new()))
+            .collect();
+        for d in time.days {
+            by_crew
+                .entry((production, d.crew_member_id, from, week_ending))
+                .or_default()
+                .push(d);
+        }
+        rc.loaders.days.feed_many(by_crew).await;
+        let dates: Vec<NaiveDate> = (0..7).map(|i| from + Duration::days(i)).collect();
+        rc.loaders
+            .sheets
+            .feed_many(published_by_date(production, &dates, time.sheets))
+            .await;
     }
-    rc.loaders.days.feed_many(by_crew).await;
     rc.loaders
         .departments
         .feed_many(
@@ -553,11 +570,6 @@ async fn feed_week(
                 .into_iter()
                 .map(|d| ((production, d.id), d)),
         )
-        .await;
-    let dates: Vec<NaiveDate> = (0..7).map(|i| from + Duration::days(i)).collect();
-    rc.loaders
-        .sheets
-        .feed_many(published_by_date(production, &dates, week.sheets))
         .await;
     rc.loaders
         .crew
@@ -625,11 +637,16 @@ impl TimeQuery {
         check_date("weekEnding", week_ending).gql()?;
         let (production, id) =
             GlobalId::of(Kind::CrewMember, "crewMemberId", &crew_member_id).gql()?;
-        // Membership and search path in one statement, then the whole week in one more; the
-        // checks are those of `crew_whose_time` and the week ending, in the same order.
+        // Membership and search path in one statement, then the whole week in one more (its
+        // time only if asked for); the checks are those of `crew_whose_time` and the week
+        // ending, in the same order.
         let (access, tx) = rc.access_tx(production).await.gql()?;
         let from = week_ending - Duration::days(6);
-        let week = tx.week(from, week_ending, WeekCrew::One(id)).await.gql()?;
+        let with_time = needs_time(ctx.field());
+        let week = tx
+            .week(from, week_ending, WeekCrew::One(id), with_time)
+            .await
+            .gql()?;
         tx.commit().await.gql()?;
         let crew = week
             .crew
@@ -644,6 +661,19 @@ impl TimeQuery {
         feed_week(rc, &access, from, week_ending, week).await;
         Ok(Timecard::new(access, crew, week_ending))
     }
+}
+
+/// Whether a timecard's selection needs the week's time (days, punches, call sheets, cards)
+/// read with it: `crewMember`, `weekEnding` and the cached `workedHours` and `pay` do without
+/// it, and building every day and punch as JSON is the costliest part of the week read. Any
+/// other field would still be right without it, through the loaders, at a statement each.
+fn needs_time(timecard: async_graphql::SelectionField<'_>) -> bool {
+    timecard.selection_set().any(|f| {
+        !matches!(
+            f.name(),
+            "crewMember" | "weekEnding" | "workedHours" | "pay" | "__typename"
+        )
+    })
 }
 
 #[derive(InputObject)]
