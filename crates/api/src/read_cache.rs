@@ -9,7 +9,7 @@
 //! versions of the week and the week before (its time), the production's `rules_version` and
 //! settings `version`; for timelines the crew member's `time_version`; for the hot cost report
 //! aggregates of all of them over the weeks up to its date and of the departments' versions
-//! (`TenantTx::read_model_versions`). Every key also holds the production's id and creation
+//! (`Store::read_model_versions`). Every key also holds the production's id and creation
 //! instant (so a production re-created with the same id in a fresh database never meets old
 //! entries) and a key-format version. A write therefore yields new keys; old entries are never
 //! served again and age out (L1 by its bound, Redis by its TTL). Keys are per week so that

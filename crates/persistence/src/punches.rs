@@ -12,7 +12,8 @@ use uuid::Uuid;
 use crate::audit::snapshot;
 use crate::callsheets::stale;
 use crate::idempotency::IdempotencyKey;
-use crate::{db_err, TenantTx};
+use crate::tenant::qualified_query;
+use crate::{db_err, Store, TenantTx};
 
 /// A work day with its live punches in time order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +36,7 @@ pub struct Settings {
     pub rules_version: i32,
 }
 
-/// What keys a production's hot cost report for a date: see [`TenantTx::read_model_versions`].
+/// What keys a production's hot cost report for a date: see [`Store::read_model_versions`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadModelVersions {
     pub settings: Settings,
@@ -50,7 +51,7 @@ pub struct ReadModelVersions {
     pub department_versions: i64,
 }
 
-/// What keys one crew member's priced week: see [`TenantTx::pay_versions`].
+/// What keys one crew member's priced week: see [`Store::pay_versions`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WeekVersions {
     /// The `crew_weeks` version of the week before (its last wrap sets the first day's rest).
@@ -151,101 +152,6 @@ impl TenantTx {
             version: row.try_get("", "version").map_err(db_err)?,
             rules_version: row.try_get("", "rules_version").map_err(db_err)?,
         })
-    }
-
-    /// The settings with an aggregate version of everything the hot cost report for `date` is
-    /// computed from, in one statement. Crew members, departments and `crew_weeks` rows are
-    /// never deleted and their versions only grow (a crew member's `version` with any change to
-    /// them or their deal, a week's with any change to its time, a department's with its
-    /// budget), so each count and sum of versions changes with every such write. Only weeks up
-    /// to the date's own count: time recorded later never touches the report.
-    pub async fn read_model_versions(&self, date: NaiveDate) -> Result<ReadModelVersions> {
-        let row = self
-            .conn()
-            .query_one(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT s.work_week_ends, s.version, s.rules_version, \
-                 c.n AS crew, c.v AS crew_versions, d.n AS departments, d.v AS department_versions, \
-                 (SELECT count(*) FROM crew_weeks w WHERE w.week_ending <= $1::date + \
-                    ((s.work_week_ends - extract(isodow FROM $1::date)::int + 7) % 7)) AS weeks, \
-                 (SELECT COALESCE(sum(w.version), 0)::bigint FROM crew_weeks w WHERE w.week_ending <= $1::date + \
-                    ((s.work_week_ends - extract(isodow FROM $1::date)::int + 7) % 7)) AS week_versions \
-                 FROM settings s, \
-                 (SELECT count(*) AS n, COALESCE(sum(version), 0)::bigint AS v FROM crew_members) c, \
-                 (SELECT count(*) AS n, COALESCE(sum(version), 0)::bigint AS v FROM departments) d \
-                 WHERE s.id = 1",
-                [date.into()],
-            ))
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| Error::internal("settings row missing"))?;
-        let ends: i16 = row.try_get("", "work_week_ends").map_err(db_err)?;
-        let get = |name: &str| row.try_get::<i64>("", name).map_err(db_err);
-        Ok(ReadModelVersions {
-            settings: Settings {
-                work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
-                version: row.try_get("", "version").map_err(db_err)?,
-                rules_version: row.try_get("", "rules_version").map_err(db_err)?,
-            },
-            crew: get("crew")?,
-            crew_versions: get("crew_versions")?,
-            weeks: get("weeks")?,
-            week_versions: get("week_versions")?,
-            departments: get("departments")?,
-            department_versions: get("department_versions")?,
-        })
-    }
-
-    /// The settings, and for each of `crew` the `crew_weeks` versions of the week ending
-    /// `week_ending` and of the week before, in one statement: with the crew member's own
-    /// `version` and the settings' versions they key a priced week. A week before that cannot
-    /// change the price: its last wrap is days before the week starts, further than any rest
-    /// period reaches. A week without a row has version 0.
-    pub async fn pay_versions(
-        &self,
-        crew: &[Uuid],
-        week_ending: NaiveDate,
-    ) -> Result<(Settings, std::collections::HashMap<Uuid, WeekVersions>)> {
-        let rows = self
-            .conn()
-            .query_all(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT s.work_week_ends, s.version, s.rules_version, w.crew_member_id, w.week_ending, w.version AS week_version \
-                 FROM settings s LEFT JOIN crew_weeks w ON w.crew_member_id = ANY($1) \
-                   AND w.week_ending IN ($2::date, $2::date - 7) \
-                 WHERE s.id = 1",
-                [crew.to_vec().into(), week_ending.into()],
-            ))
-            .await
-            .map_err(db_err)?;
-        let first = rows
-            .first()
-            .ok_or_else(|| Error::internal("settings row missing"))?;
-        let ends: i16 = first.try_get("", "work_week_ends").map_err(db_err)?;
-        let settings = Settings {
-            work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
-            version: first.try_get("", "version").map_err(db_err)?,
-            rules_version: first.try_get("", "rules_version").map_err(db_err)?,
-        };
-        let mut weeks: std::collections::HashMap<Uuid, WeekVersions> =
-            std::collections::HashMap::new();
-        for r in &rows {
-            let Some(id) = r
-                .try_get::<Option<Uuid>>("", "crew_member_id")
-                .map_err(db_err)?
-            else {
-                continue;
-            };
-            let week: NaiveDate = r.try_get("", "week_ending").map_err(db_err)?;
-            let version: i32 = r.try_get("", "week_version").map_err(db_err)?;
-            let entry = weeks.entry(id).or_default();
-            if week == week_ending {
-                entry.this = version;
-            } else {
-                entry.previous = version;
-            }
-        }
-        Ok((settings, weeks))
     }
 
     pub async fn update_settings(
@@ -1046,4 +952,109 @@ fn neighbour_conflict(days: &[NeighbourDay], times: &[(PunchKind, DateTime<Utc>)
         }
     }
     Ok(())
+}
+
+impl Store {
+    /// The settings with an aggregate version of everything the hot cost report for `date` is
+    /// computed from, in one statement. Crew members, departments and `crew_weeks` rows are
+    /// never deleted and their versions only grow (a crew member's `version` with any change to
+    /// them or their deal, a week's with any change to its time, a department's with its
+    /// budget), so each count and sum of versions changes with every such write. Only weeks up
+    /// to the date's own count: time recorded later never touches the report.
+    /// One statement outside any transaction (`qualified_query`).
+    pub async fn read_model_versions(
+        &self,
+        production: Uuid,
+        date: NaiveDate,
+    ) -> Result<ReadModelVersions> {
+        let sql = |t: &str| {
+            format!(
+                "SELECT s.work_week_ends, s.version, s.rules_version, \
+                 c.n AS crew, c.v AS crew_versions, d.n AS departments, d.v AS department_versions, \
+                 (SELECT count(*) FROM {t}crew_weeks w WHERE w.week_ending <= $1::date + \
+                    ((s.work_week_ends - extract(isodow FROM $1::date)::int + 7) % 7)) AS weeks, \
+                 (SELECT COALESCE(sum(w.version), 0)::bigint FROM {t}crew_weeks w WHERE w.week_ending <= $1::date + \
+                    ((s.work_week_ends - extract(isodow FROM $1::date)::int + 7) % 7)) AS week_versions \
+                 FROM {t}settings s, \
+                 (SELECT count(*) AS n, COALESCE(sum(version), 0)::bigint AS v FROM {t}crew_members) c, \
+                 (SELECT count(*) AS n, COALESCE(sum(version), 0)::bigint AS v FROM {t}departments) d \
+                 WHERE s.id = 1"
+            )
+        };
+        let rows = qualified_query(self, production, sql, vec![date.into()])
+            .await?
+            .ok_or(Error::NotFound("production"))?;
+        let row = rows
+            .first()
+            .ok_or_else(|| Error::internal("settings row missing"))?;
+        let ends: i16 = row.try_get("", "work_week_ends").map_err(db_err)?;
+        let get = |name: &str| row.try_get::<i64>("", name).map_err(db_err);
+        Ok(ReadModelVersions {
+            settings: Settings {
+                work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
+                version: row.try_get("", "version").map_err(db_err)?,
+                rules_version: row.try_get("", "rules_version").map_err(db_err)?,
+            },
+            crew: get("crew")?,
+            crew_versions: get("crew_versions")?,
+            weeks: get("weeks")?,
+            week_versions: get("week_versions")?,
+            departments: get("departments")?,
+            department_versions: get("department_versions")?,
+        })
+    }
+
+    /// The settings, and for each of `crew` the `crew_weeks` versions of the week ending
+    /// `week_ending` and of the week before, in one statement: with the crew member's own
+    /// `version` and the settings' versions they key a priced week. A week before that cannot
+    /// change the price: its last wrap is days before the week starts, further than any rest
+    /// period reaches. A week without a row has version 0.
+    /// One statement outside any transaction (`qualified_query`).
+    pub async fn pay_versions(
+        &self,
+        production: Uuid,
+        crew: &[Uuid],
+        week_ending: NaiveDate,
+    ) -> Result<(Settings, std::collections::HashMap<Uuid, WeekVersions>)> {
+        let sql = |t: &str| {
+            format!(
+                "SELECT s.work_week_ends, s.version, s.rules_version, w.crew_member_id, w.week_ending, w.version AS week_version \
+                 FROM {t}settings s LEFT JOIN {t}crew_weeks w ON w.crew_member_id = ANY($1) \
+                   AND w.week_ending IN ($2::date, $2::date - 7) \
+                 WHERE s.id = 1"
+            )
+        };
+        let values = vec![crew.to_vec().into(), week_ending.into()];
+        let rows = qualified_query(self, production, sql, values)
+            .await?
+            .ok_or(Error::NotFound("production"))?;
+        let first = rows
+            .first()
+            .ok_or_else(|| Error::internal("settings row missing"))?;
+        let ends: i16 = first.try_get("", "work_week_ends").map_err(db_err)?;
+        let settings = Settings {
+            work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
+            version: first.try_get("", "version").map_err(db_err)?,
+            rules_version: first.try_get("", "rules_version").map_err(db_err)?,
+        };
+        let mut weeks: std::collections::HashMap<Uuid, WeekVersions> =
+            std::collections::HashMap::new();
+        for r in &rows {
+            let Some(id) = r
+                .try_get::<Option<Uuid>>("", "crew_member_id")
+                .map_err(db_err)?
+            else {
+                continue;
+            };
+            let week: NaiveDate = r.try_get("", "week_ending").map_err(db_err)?;
+            let version: i32 = r.try_get("", "week_version").map_err(db_err)?;
+            let entry = weeks.entry(id).or_default();
+            if week == week_ending {
+                entry.this = version;
+            } else {
+                entry.previous = version;
+            }
+        }
+        Ok((settings, weeks))
+    }
 }

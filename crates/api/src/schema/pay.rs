@@ -37,9 +37,13 @@ pub(crate) async fn price_weeks(
 ) -> crewtime_domain::Result<HashMap<Uuid, Arc<PricedWeek>>> {
     let production = access.production();
     let tz = production.tz()?;
-    let tx = TenantTx::begin(&rc.store, production).await?;
+    // The versions first, outside any transaction (a cached week costs this one statement),
+    // then the inputs of the weeks to compute: never older than their keys.
     let ids: Vec<Uuid> = crew.iter().map(|c| c.id).collect();
-    let (settings, versions) = tx.pay_versions(&ids, week_ending).await?;
+    let (settings, versions) = rc
+        .store
+        .pay_versions(production.id, &ids, week_ending)
+        .await?;
     let key = |c: &DomainCrew| {
         let weeks = versions.get(&c.id).copied().unwrap_or_default();
         pay_key(production, c, week_ending, weeks, &settings)
@@ -60,10 +64,10 @@ pub(crate) async fn price_weeks(
         }
     }
     if misses.is_empty() {
-        tx.commit().await?;
         return Ok(out);
     }
     let ids: Vec<Uuid> = misses.iter().map(|(c, _)| c.id).collect();
+    let tx = TenantTx::begin(&rc.store, production).await?;
     let from = week_ending - Duration::days(6);
     let days = tx.work_days(&ids, from, week_ending).await?;
     let deals = tx.deals_of(&ids).await?;
@@ -608,9 +612,11 @@ pub(crate) async fn hot_cost(
         .require(access.can_read_payroll(), "read the hot cost report")
         .gql()?;
     check_date("date", date).gql()?;
-    let tx = rc.tx(access).await.gql()?;
-    let versions = tx.read_model_versions(date).await.gql()?;
-    tx.commit().await.gql()?;
+    let versions = rc
+        .store
+        .read_model_versions(access.production().id, date)
+        .await
+        .gql()?;
     let key = hot_cost_key(access.production(), date, &versions);
     rc.cache
         .hot_cost
