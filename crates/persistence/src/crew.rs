@@ -70,7 +70,7 @@ impl CrewScope {
     }
 }
 
-const CREW_COLUMNS: &str =
+pub(crate) const CREW_COLUMNS: &str =
     "id, department_id, name, email, position, occupation_code, union_name, \
      union_local, rule_set, user_id, version, time_version, created_at";
 

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
+use crewtime_domain::crew::CrewMember;
 use crewtime_domain::time::{local_date, timeline, DayType, Punch, PunchKind};
 use crewtime_domain::{Error, Result};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
@@ -194,30 +195,39 @@ impl TenantTx {
     }
 
     /// Records one punch, once per idempotency key: a replay returns the first answer and writes
-    /// nothing; the same key with a different punch is `CONFLICT`. Also returns the punch's
-    /// work day as it is now (`None` only if a replayed punch's day is gone).
+    /// nothing; the same key with a different punch is `CONFLICT`. `may_punch` decides whether
+    /// the caller may punch for the crew member, on the row as stored (a new punch reads it in
+    /// the statement that locks it). Also returns the punch's work day as it is now (`None`
+    /// only if a replayed punch's day is gone) and the crew member.
     pub async fn record_punch(
         &self,
         actor: Uuid,
         punch: NewPunch,
         key: &IdempotencyKey,
         tz: Tz,
-    ) -> Result<(Punch, Option<WorkDayRecord>)> {
+        may_punch: impl FnOnce(&CrewMember) -> Result<()>,
+    ) -> Result<(Punch, Option<WorkDayRecord>, CrewMember)> {
         const OP: &str = "recordPunch";
         let request = serde_json::json!({
             "crew": punch.crew_member_id, "kind": punch.kind, "at": punch.at,
         });
         if let Some(answer) = self.replayed(actor, OP, Some(key), &request).await? {
+            let crew = self
+                .crew_member(punch.crew_member_id)
+                .await?
+                .ok_or(Error::NotFound("crew member"))?;
+            may_punch(&crew)?;
             let stored: Punch = serde_json::from_value(answer)
                 .map_err(|e| Error::internal(format!("stored punch: {e}")))?;
             let day = self.work_day_of(stored.work_day_id).await?;
-            return Ok((stored, day));
+            return Ok((stored, day, crew));
         }
-        self.lock_crew(punch.crew_member_id).await?;
+        let crew = self.lock_crew_member(punch.crew_member_id).await?;
+        may_punch(&crew)?;
         let (stored, day) = self.insert_punch(actor, punch, tz).await?;
         let answer = serde_json::to_value(&stored).map_err(Error::internal)?;
         self.remember_answer(actor, OP, Some(key), &answer).await?;
-        Ok((stored, Some(day)))
+        Ok((stored, Some(day), crew))
     }
 
     /// Records the same punch for many crew members, all or nothing, once per key.
@@ -281,6 +291,25 @@ impl TenantTx {
         let answer = serde_json::to_value(&out).map_err(Error::internal)?;
         self.remember_answer(actor, OP, Some(key), &answer).await?;
         Ok(out)
+    }
+
+    /// `lock_crew` that also answers the crew member's row, as it is after the bump: one
+    /// statement where a read and a lock were two.
+    async fn lock_crew_member(&self, crew: Uuid) -> Result<CrewMember> {
+        let row = crate::crew::CrewRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "UPDATE crew_members SET time_version = time_version + 1 WHERE id = $1 \
+                 RETURNING {}",
+                crate::crew::CREW_COLUMNS
+            ),
+            [crew.into()],
+        ))
+        .one(self.conn())
+        .await
+        .map_err(db_err)?;
+        row.map(CrewMember::from)
+            .ok_or(Error::NotFound("crew member"))
     }
 
     async fn lock_crew(&self, crew: Uuid) -> Result<()> {

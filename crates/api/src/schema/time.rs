@@ -845,36 +845,31 @@ impl TimeMutation {
         let (production, crew_id) =
             GlobalId::of(Kind::CrewMember, "crewMemberId", &input.crew_member_id).gql()?;
         // The membership, the crew member and the punch in one transaction (the membership
-        // read also sets its search path): the hottest write takes one connection once.
+        // read also sets its search path; the crew member is read by the statement that locks
+        // it): the hottest write takes one connection once.
         let (access, tx) = rc.access_tx(production).await.gql()?;
-        let checked = async {
-            let crew = tx
-                .crew_member(crew_id)
-                .await?
-                .ok_or(Error::NotFound("crew member"))?;
-            access.require(access.can_punch_for(&crew), "punch for this crew member")?;
-            Ok::<_, Error>((crew, access.production().tz()?))
+        let recorded = async {
+            let tz = access.production().tz()?;
+            let new = NewPunch {
+                crew_member_id: crew_id,
+                kind: input.kind.into(),
+                at: input.at,
+            };
+            let may_punch = |crew: &DomainCrew| {
+                access.require(access.can_punch_for(crew), "punch for this crew member")
+            };
+            let recorded = tx
+                .record_punch(access.user, new, &key, tz, may_punch)
+                .await?;
+            Ok::<_, Error>((recorded, tz))
         };
-        let (crew, tz) = match checked.await {
-            Ok(found) => found,
+        let ((punch, day, crew), tz) = match recorded.await {
+            Ok(recorded) => recorded,
             Err(e) => {
                 tx.rollback().await.gql()?;
                 return Err(e).gql();
             }
         };
-        let (punch, day) = tx
-            .record_punch(
-                access.user,
-                NewPunch {
-                    crew_member_id: crew.id,
-                    kind: input.kind.into(),
-                    at: input.at,
-                },
-                &key,
-                tz,
-            )
-            .await
-            .gql()?;
         let date = day
             .as_ref()
             .map(|d| d.date)
