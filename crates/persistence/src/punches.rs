@@ -1000,13 +1000,12 @@ impl Store {
             format!(
                 "SELECT s.work_week_ends, s.version, s.rules_version, \
                  c.n AS crew, c.v AS crew_versions, d.n AS departments, d.v AS department_versions, \
-                 (SELECT count(*) FROM {t}crew_weeks w WHERE w.week_ending <= $1::date + \
-                    ((s.work_week_ends - extract(isodow FROM $1::date)::int + 7) % 7)) AS weeks, \
-                 (SELECT COALESCE(sum(w.version), 0)::bigint FROM {t}crew_weeks w WHERE w.week_ending <= $1::date + \
-                    ((s.work_week_ends - extract(isodow FROM $1::date)::int + 7) % 7)) AS week_versions \
+                 w.n AS weeks, w.v AS week_versions \
                  FROM {t}settings s, \
                  (SELECT count(*) AS n, COALESCE(sum(version), 0)::bigint AS v FROM {t}crew_members) c, \
-                 (SELECT count(*) AS n, COALESCE(sum(version), 0)::bigint AS v FROM {t}departments) d \
+                 (SELECT count(*) AS n, COALESCE(sum(version), 0)::bigint AS v FROM {t}departments) d, \
+                 LATERAL (SELECT count(*) AS n, COALESCE(sum(x.version), 0)::bigint AS v FROM {t}crew_weeks x \
+                   WHERE x.week_ending <= $1::date + ((s.work_week_ends - extract(isodow FROM $1::date)::int + 7) % 7)) w \
                  WHERE s.id = 1"
             )
         };

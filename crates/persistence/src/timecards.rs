@@ -234,11 +234,14 @@ impl TenantTx {
         // The week ending is worked out in SQL from the settings row (the same rule as
         // `week_ending`), so touching a card, and bumping the week's version in `crew_weeks`
         // that keys its cached pay, is one statement. A data-modifying CTE always runs, card
-        // or no card.
+        // or no card. The settings row is share-locked from here to the commit: a change of
+        // the work week's last day waits for the edits in flight, or a week priced under the
+        // new settings could be cached without an edit whose bump went to a week of the old
+        // ones. (The audit trail's lock orders the two only from the edit's audit record on.)
         let row = crate::timecards::CardRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "WITH w AS (SELECT $2::date + ((s.work_week_ends - extract(isodow FROM $2::date)::int + 7) % 7) AS week_ending \
-               FROM settings s WHERE s.id = 1), \
+               FROM settings s WHERE s.id = 1 FOR SHARE), \
              bump AS (INSERT INTO crew_weeks (crew_member_id, week_ending) SELECT $1, week_ending FROM w \
                ON CONFLICT (crew_member_id, week_ending) DO UPDATE SET version = crew_weeks.version + 1) \
              SELECT t.id, t.crew_member_id, t.week_ending, t.status, t.version, t.rejection_reason \

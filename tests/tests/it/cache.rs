@@ -3,8 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
+use crewtime_domain::time::DayType;
+use crewtime_persistence::TenantTx;
 use crewtime_tests::{redis_url, PrivateRedis, TestApp};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 /// Every cached read model of the fixture at once: two timecards (worked time per day and
 /// week, pay) and the hot cost report of 3 March.
@@ -289,6 +294,73 @@ async fn time_in_a_later_week_leaves_earlier_weeks_cached() {
     assert_ne!(
         moved["timecard"]["pay"]["gross"],
         next["timecard"]["pay"]["gross"]
+    );
+}
+
+/// A change of the work week's last day waits for a time edit in flight: an edit bumps the
+/// version of its week as the settings define it, so a week priced under new settings must not
+/// be cached while an edit bumped a week of the old ones. (The edit here has also written its
+/// audit record, whose lock alone would order the two; the settings row's share lock, taken
+/// when the edit touches its card, covers the moments before that.)
+#[tokio::test]
+async fn a_change_of_the_work_week_waits_for_time_edits_in_flight() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::new(&app).await;
+    let store = app.store().clone();
+    let production = store
+        .all_productions()
+        .await
+        .expect("productions")
+        .into_iter()
+        .next()
+        .expect("the fixture's production");
+    // An edit of Zed's Thursday, held open.
+    let tx = TenantTx::begin(&store, &production).await.expect("begin");
+    let zed: Uuid = tx
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id FROM crew_members WHERE name = 'Zed'",
+        ))
+        .await
+        .expect("query")
+        .expect("Zed")
+        .try_get_by_index(0)
+        .expect("id");
+    let thursday = NaiveDate::from_ymd_opt(2026, 3, 5).expect("date");
+    tx.set_day_type(zed, thursday, DayType::Hold)
+        .await
+        .expect("day type");
+    let (client, base, token, id) = (
+        app.client.clone(),
+        app.base.clone(),
+        f.token.clone(),
+        f.production.clone(),
+    );
+    let change = tokio::spawn(async move {
+        client
+            .post(format!("{base}/graphql"))
+            .bearer_auth(token)
+            .json(&json!({
+                "query": "mutation($p: ID!) { updateProductionSettings(input: {productionId: $p, workWeekEnds: 5, expectedVersion: 1}) { workWeekEnds } }",
+                "variables": { "p": id },
+            }))
+            .send()
+            .await
+            .expect("sent")
+            .json::<Value>()
+            .await
+            .expect("JSON")
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !change.is_finished(),
+        "the settings changed under an open edit"
+    );
+    tx.commit().await.expect("commit");
+    let body = change.await.expect("joined");
+    assert_eq!(
+        body["data"]["updateProductionSettings"]["workWeekEnds"], 5,
+        "{body}"
     );
 }
 
