@@ -136,6 +136,16 @@ pub struct NewPunch {
     pub at: DateTime<Utc>,
 }
 
+/// The settings' columns (`work_week_ends`, `version`, `rules_version`) of a row.
+fn settings_of(row: &sea_orm::QueryResult) -> Result<Settings> {
+    let ends: i16 = row.try_get("", "work_week_ends").map_err(db_err)?;
+    Ok(Settings {
+        work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
+        version: row.try_get("", "version").map_err(db_err)?,
+        rules_version: row.try_get("", "rules_version").map_err(db_err)?,
+    })
+}
+
 impl TenantTx {
     pub async fn settings(&self) -> Result<Settings> {
         let row = self
@@ -147,12 +157,7 @@ impl TenantTx {
             .await
             .map_err(db_err)?
             .ok_or_else(|| Error::internal("settings row missing"))?;
-        let ends: i16 = row.try_get("", "work_week_ends").map_err(db_err)?;
-        Ok(Settings {
-            work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
-            version: row.try_get("", "version").map_err(db_err)?,
-            rules_version: row.try_get("", "rules_version").map_err(db_err)?,
-        })
+        settings_of(&row)
     }
 
     pub async fn update_settings(
@@ -1015,14 +1020,9 @@ impl Store {
         let row = rows
             .first()
             .ok_or_else(|| Error::internal("settings row missing"))?;
-        let ends: i16 = row.try_get("", "work_week_ends").map_err(db_err)?;
         let get = |name: &str| row.try_get::<i64>("", name).map_err(db_err);
         Ok(ReadModelVersions {
-            settings: Settings {
-                work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
-                version: row.try_get("", "version").map_err(db_err)?,
-                rules_version: row.try_get("", "rules_version").map_err(db_err)?,
-            },
+            settings: settings_of(row)?,
             crew: get("crew")?,
             crew_versions: get("crew_versions")?,
             weeks: get("weeks")?,
@@ -1059,12 +1059,7 @@ impl Store {
         let first = rows
             .first()
             .ok_or_else(|| Error::internal("settings row missing"))?;
-        let ends: i16 = first.try_get("", "work_week_ends").map_err(db_err)?;
-        let settings = Settings {
-            work_week_ends: u8::try_from(ends).map_err(Error::internal)?,
-            version: first.try_get("", "version").map_err(db_err)?,
-            rules_version: first.try_get("", "rules_version").map_err(db_err)?,
-        };
+        let settings = settings_of(first)?;
         let mut weeks: std::collections::HashMap<Uuid, WeekVersions> =
             std::collections::HashMap::new();
         for r in &rows {
