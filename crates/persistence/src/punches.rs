@@ -298,8 +298,10 @@ impl TenantTx {
         Ok(out)
     }
 
-    /// `lock_crew` that also answers the crew member's row, as it is after the bump: one
-    /// statement where a read and a lock were two.
+    /// Locks the crew member for the rest of the transaction (every change to their time is
+    /// serialised by it), bumps the `time_version` that keys their cached timelines and live
+    /// state, and answers their row as it is after the bump: a punch reads and locks the crew
+    /// member in one statement.
     async fn lock_crew_member(&self, crew: Uuid) -> Result<CrewMember> {
         let row = crate::crew::CrewRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -317,19 +319,9 @@ impl TenantTx {
             .ok_or(Error::NotFound("crew member"))
     }
 
+    /// `lock_crew_member` where the row is not needed.
     async fn lock_crew(&self, crew: Uuid) -> Result<()> {
-        let row = self
-            .conn()
-            .query_one(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                // Locks the crew member for the rest of the transaction and bumps the version
-                // that keys their cached pay.
-                "UPDATE crew_members SET time_version = time_version + 1 WHERE id = $1 RETURNING 1",
-                [crew.into()],
-            ))
-            .await
-            .map_err(db_err)?;
-        row.map(|_| ()).ok_or(Error::NotFound("crew member"))
+        self.lock_crew_member(crew).await.map(|_| ())
     }
 
     /// Inserts a punch for a crew member the transaction has locked (`lock_crew`); returns it
@@ -1010,8 +1002,9 @@ impl Store {
                  (SELECT count(*) AS n, COALESCE(sum(version), 0)::bigint AS v FROM {t}crew_members) c, \
                  (SELECT count(*) AS n, COALESCE(sum(version), 0)::bigint AS v FROM {t}departments) d, \
                  LATERAL (SELECT count(*) AS n, COALESCE(sum(x.version), 0)::bigint AS v FROM {t}crew_weeks x \
-                   WHERE x.week_ending <= $1::date + ((s.work_week_ends - extract(isodow FROM $1::date)::int + 7) % 7)) w \
-                 WHERE s.id = 1"
+                   WHERE x.week_ending <= {}) w \
+                 WHERE s.id = 1",
+                crate::timecards::week_ending_sql("$1")
             )
         };
         let rows = qualified_query(self, production, sql, vec![date.into()])

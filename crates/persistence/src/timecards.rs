@@ -240,13 +240,15 @@ impl TenantTx {
         // ones. (The audit trail's lock orders the two only from the edit's audit record on.)
         let row = crate::timecards::CardRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH w AS (SELECT $2::date + ((s.work_week_ends - extract(isodow FROM $2::date)::int + 7) % 7) AS week_ending \
-               FROM settings s WHERE s.id = 1 FOR SHARE), \
-             bump AS (INSERT INTO crew_weeks (crew_member_id, week_ending) SELECT $1, week_ending FROM w \
-               ON CONFLICT (crew_member_id, week_ending) DO UPDATE SET version = crew_weeks.version + 1) \
-             SELECT t.id, t.crew_member_id, t.week_ending, t.status, t.version, t.rejection_reason \
-             FROM w JOIN timecards t ON t.crew_member_id = $1 AND t.week_ending = w.week_ending \
-             FOR UPDATE OF t",
+            format!(
+                "WITH w AS (SELECT {} AS week_ending FROM settings s WHERE s.id = 1 FOR SHARE), \
+                 bump AS (INSERT INTO crew_weeks (crew_member_id, week_ending) SELECT $1, week_ending FROM w \
+                   ON CONFLICT (crew_member_id, week_ending) DO UPDATE SET version = crew_weeks.version + 1) \
+                 SELECT t.id, t.crew_member_id, t.week_ending, t.status, t.version, t.rejection_reason \
+                 FROM w JOIN timecards t ON t.crew_member_id = $1 AND t.week_ending = w.week_ending \
+                 FOR UPDATE OF t",
+                week_ending_sql("$2")
+            ),
             [crew.into(), date.into()],
         ))
         .one(self.conn())
@@ -346,4 +348,10 @@ impl TenantTx {
             .map(|r| r.try_get_by_index::<Uuid>(0).map_err(db_err))
             .collect()
     }
+}
+
+/// The week ending of the date in placeholder `date`, in SQL, from a settings row aliased `s`:
+/// the same rule as `week_ending` in the domain, for statements that need it in the database.
+pub(crate) fn week_ending_sql(date: &str) -> String {
+    format!("{date}::date + ((s.work_week_ends - extract(isodow FROM {date}::date)::int + 7) % 7)")
 }
