@@ -2,7 +2,8 @@
 //! member's week. The statement returns one row whose columns are JSON aggregates (settings,
 //! the crew, their work days with punches, their departments, the week's published call sheets
 //! with their calls, the week's timecard states with their signatures), decoded here into the
-//! same domain structs the separate reads return.
+//! same domain structs the separate reads return. The time (days, sheets, cards) is left out
+//! when the caller asks only for what the read cache serves.
 
 use chrono::NaiveDate;
 use crewtime_domain::callsheet::CallSheet;
