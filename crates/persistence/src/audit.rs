@@ -173,6 +173,38 @@ impl TenantTx {
     }
 }
 
+/// Takes the production's audit trail lock until the transaction ends: appends are serialised
+/// so the chain stays linear. The statement that appends reads the previous hash from its
+/// snapshot, so the lock is held before that statement begins. Every edit takes it after its
+/// row locks (crew member, settings, cards), so two edits cannot wait on each other.
+pub(crate) const AUDIT_LOCK: &str =
+    "pg_advisory_xact_lock(hashtext('crewtime.audit.' || current_schema()))";
+
+impl TenantTx {
+    /// [`Self::audit`] for a transaction that holds [`AUDIT_LOCK`] already (a statement of
+    /// its own took it last).
+    pub(crate) async fn audit_holding_lock(
+        &self,
+        operation: &str,
+        entity_type: &str,
+        entity_id: Option<Uuid>,
+        after: Option<serde_json::Value>,
+    ) -> Result<()> {
+        let actor = self.actor().cloned().unwrap_or_else(AuditActor::system);
+        append_record(
+            self.conn(),
+            &actor,
+            operation,
+            entity_type,
+            entity_id,
+            None,
+            after,
+            None,
+        )
+        .await
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn append<C: ConnectionTrait>(
     conn: &C,
@@ -186,10 +218,35 @@ pub(crate) async fn append<C: ConnectionTrait>(
 ) -> Result<()> {
     conn.execute(Statement::from_string(
         DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock(hashtext('crewtime.audit.' || current_schema()))",
+        format!("SELECT {AUDIT_LOCK}"),
     ))
     .await
     .map_err(db_err)?;
+    append_record(
+        conn,
+        actor,
+        operation,
+        entity_type,
+        entity_id,
+        before,
+        after,
+        reason,
+    )
+    .await
+}
+
+/// Appends one record; the transaction holds [`AUDIT_LOCK`].
+#[allow(clippy::too_many_arguments)]
+async fn append_record<C: ConnectionTrait>(
+    conn: &C,
+    actor: &AuditActor,
+    operation: &str,
+    entity_type: &str,
+    entity_id: Option<Uuid>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    reason: Option<&str>,
+) -> Result<()> {
     // Microseconds: what timestamptz stores, so the hash input is the stored value.
     let now = Utc::now();
     let at = DateTime::<Utc>::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);

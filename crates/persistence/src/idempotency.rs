@@ -10,7 +10,7 @@ use crate::db_err;
 
 /// A validated idempotency key, scoped to one actor and one operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey(pub(crate) String);
 
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Result<Self> {
@@ -40,6 +40,26 @@ pub fn request_hash(body: &serde_json::Value) -> Vec<u8> {
     Sha256::digest(body.to_string().as_bytes()).to_vec()
 }
 
+/// The claim of a key whose actor, operation, key and request hash are parameters `$1`..`$4`:
+/// one row inserted, or none when the key is taken. Also a CTE of the punch's first statement.
+pub(crate) fn claim_sql(table: &str) -> String {
+    format!(
+        "INSERT INTO {table} (actor_id, operation, key, request_hash) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING"
+    )
+}
+
+/// Storing the answer of a claimed key: actor, operation and key are parameters `$first`..,
+/// the answer the one after them. Also a CTE of the punch's last statement.
+pub(crate) fn complete_sql(table: &str, first: usize) -> String {
+    format!(
+        "UPDATE {table} SET response = ${} WHERE actor_id = ${first} AND operation = ${} AND key = ${}",
+        first + 3,
+        first + 1,
+        first + 2
+    )
+}
+
 /// Claims `key` inside the caller's transaction. A concurrent claim of the same key waits on
 /// the unique index until this transaction ends, then replays its stored answer.
 pub(crate) async fn claim<C: ConnectionTrait>(
@@ -53,11 +73,13 @@ pub(crate) async fn claim<C: ConnectionTrait>(
     let inserted = conn
         .execute(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
-                "INSERT INTO {table} (actor_id, operation, key, request_hash) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT DO NOTHING"
-            ),
-            [actor.into(), operation.into(), key.0.clone().into(), hash.to_vec().into()],
+            claim_sql(table),
+            [
+                actor.into(),
+                operation.into(),
+                key.0.clone().into(),
+                hash.to_vec().into(),
+            ],
         ))
         .await
         .map_err(db_err)?;
@@ -77,15 +99,22 @@ pub(crate) async fn claim<C: ConnectionTrait>(
         .map_err(db_err)?
         .ok_or_else(|| Error::internal("idempotency row vanished"))?;
     let stored_hash: Vec<u8> = row.try_get("", "request_hash").map_err(db_err)?;
+    let response: Option<serde_json::Value> = row.try_get("", "response").map_err(db_err)?;
+    replay(hash, &stored_hash, response).map(Claim::Replay)
+}
+
+/// The stored answer of a taken key, when the request is the one it was taken for.
+pub(crate) fn replay(
+    hash: &[u8],
+    stored_hash: &[u8],
+    response: Option<serde_json::Value>,
+) -> Result<serde_json::Value> {
     if stored_hash != hash {
         return Err(Error::Conflict(
             "idempotencyKey was already used for a different request".into(),
         ));
     }
-    let response: Option<serde_json::Value> = row.try_get("", "response").map_err(db_err)?;
-    response
-        .map(Claim::Replay)
-        .ok_or_else(|| Error::internal("idempotency row without a response"))
+    response.ok_or_else(|| Error::internal("idempotency row without a response"))
 }
 
 pub(crate) async fn complete<C: ConnectionTrait>(
@@ -98,9 +127,7 @@ pub(crate) async fn complete<C: ConnectionTrait>(
 ) -> Result<()> {
     conn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
-            "UPDATE {table} SET response = $4 WHERE actor_id = $1 AND operation = $2 AND key = $3"
-        ),
+        complete_sql(table, 1),
         [
             actor.into(),
             operation.into(),
@@ -114,7 +141,7 @@ pub(crate) async fn complete<C: ConnectionTrait>(
 }
 
 /// The table each production schema keeps its keys in (found through the tenant search path).
-const TENANT_TABLE: &str = "idempotency_keys";
+pub(crate) const TENANT_TABLE: &str = "idempotency_keys";
 
 impl crate::TenantTx {
     /// For a create that carries `key`: claims it, and on a replay returns the stored answer

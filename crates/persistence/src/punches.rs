@@ -10,10 +10,14 @@ use crewtime_domain::{Error, Result};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
-use crate::audit::snapshot;
+use crate::audit::{snapshot, AUDIT_LOCK};
 use crate::callsheets::stale;
-use crate::idempotency::IdempotencyKey;
+use crate::crew::{CrewRow, CREW_COLUMNS};
+use crate::idempotency::{
+    claim, claim_sql, complete_sql, replay, request_hash, Claim, IdempotencyKey, TENANT_TABLE,
+};
 use crate::tenant::qualified_query;
+use crate::timecards::{touch_ctes, CardRow};
 use crate::{db_err, Store, TenantTx};
 
 /// A work day with its live punches in time order.
@@ -201,38 +205,135 @@ impl TenantTx {
 
     /// Records one punch, once per idempotency key: a replay returns the first answer and writes
     /// nothing; the same key with a different punch is `CONFLICT`. `may_punch` decides whether
-    /// the caller may punch for the crew member, on the row as stored (a new punch reads it in
-    /// the statement that locks it). Also returns the punch's work day as it is now (`None`
-    /// only if a replayed punch's day is gone) and the crew member.
+    /// the caller may punch for the crew member, on the row as stored. `live_event` names the
+    /// live outbox event a new punch queues in its transaction, if any (the rows' ids come back
+    /// for the caller to announce after the commit).
+    ///
+    /// A new punch takes three statements: [`PUNCH_READ`] claims the key, locks the crew member
+    /// and reads the day; the order rules are checked here; [`PUNCH_WRITE`] writes the punch,
+    /// its weeks' touch, the answer and the outbox row, and takes the audit trail's lock; the
+    /// audit record follows.
     pub async fn record_punch(
         &self,
         actor: Uuid,
         punch: NewPunch,
         key: &IdempotencyKey,
         tz: Tz,
+        live_event: Option<&str>,
         may_punch: impl FnOnce(&CrewMember) -> Result<()>,
-    ) -> Result<(Punch, Option<WorkDayRecord>, CrewMember)> {
+    ) -> Result<RecordedPunch> {
         const OP: &str = "recordPunch";
         let request = serde_json::json!({
             "crew": punch.crew_member_id, "kind": punch.kind, "at": punch.at,
         });
-        if let Some(answer) = self.replayed(actor, OP, Some(key), &request).await? {
-            let crew = self
-                .crew_member(punch.crew_member_id)
-                .await?
-                .ok_or(Error::NotFound("crew member"))?;
-            may_punch(&crew)?;
+        let hash = request_hash(&request);
+        let call = punch.kind == PunchKind::Call;
+        let mut values: Vec<sea_orm::Value> = vec![
+            actor.into(),
+            OP.into(),
+            key.0.clone().into(),
+            hash.clone().into(),
+            punch.crew_member_id.into(),
+        ];
+        if call {
+            values.extend([Uuid::now_v7().into(), local_date(punch.at, tz).into()]);
+        } else {
+            values.push(punch.at.into());
+        }
+        let row = self
+            .conn()
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                PUNCH_READ[usize::from(call)].as_str(),
+                values,
+            ))
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::internal("the punch read returned no row"))?;
+        let read = PunchRead::decode(&row)?;
+        let crew = read.crew.ok_or(Error::NotFound("crew member"))?;
+        may_punch(&crew)?;
+        if !read.claimed {
+            let answer = match read.stored {
+                Some((stored_hash, response)) => replay(&hash, &stored_hash, response)?,
+                // Taken by a transaction that committed after this statement's snapshot (the
+                // claim waited for it): read it afresh.
+                None => match claim(self.conn(), TENANT_TABLE, actor, OP, key, &hash).await? {
+                    Claim::Replay(answer) => answer,
+                    Claim::New => return Err(Error::internal("a taken key was claimed again")),
+                },
+            };
             let stored: Punch = serde_json::from_value(answer)
                 .map_err(|e| Error::internal(format!("stored punch: {e}")))?;
             let day = self.work_day_of(stored.work_day_id).await?;
-            return Ok((stored, day, crew));
+            return Ok(RecordedPunch {
+                punch: stored,
+                day,
+                crew,
+                outbox: None,
+            });
         }
-        let crew = self.lock_crew_member(punch.crew_member_id).await?;
-        may_punch(&crew)?;
-        let (stored, day) = self.insert_punch(actor, punch, tz).await?;
-        let answer = serde_json::to_value(&stored).map_err(Error::internal)?;
-        self.remember_answer(actor, OP, Some(key), &answer).await?;
-        Ok((stored, Some(day), crew))
+        // The day comes from the statement's snapshot. Every change to this crew member's time
+        // bumps `time_version` under the lock, so the snapshot held all of it unless the lock
+        // found the row changed since (it waited for another change, or came just after one):
+        // then the day is read again, now that the lock is held.
+        let (mut day, neighbours) = match read.day {
+            Some(day) if read.seen_version == Some(crew.time_version - 1) => day,
+            _ => self.day_for_punch(&punch, tz).await?,
+        };
+        check_new_punch(&day, &neighbours, &punch)?;
+        let new = Punch {
+            id: Uuid::now_v7(),
+            crew_member_id: punch.crew_member_id,
+            work_day_id: day.id,
+            kind: punch.kind,
+            at: stored_instant(punch.at)?,
+            version: 1,
+        };
+        let answer = serde_json::to_value(&new).map_err(Error::internal)?;
+        let mut dates = vec![day.date];
+        if punch.kind == PunchKind::Wrap {
+            dates.extend(day.date.succ_opt());
+        }
+        let mut values = punch_values(actor, &new);
+        values.extend([
+            dates.into(),
+            actor.into(),
+            OP.into(),
+            key.0.clone().into(),
+            answer.into(),
+            day.date.into(),
+            live_event.map(str::to_owned).into(),
+        ]);
+        let row = self
+            .conn()
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                PUNCH_WRITE.as_str(),
+                values,
+            ))
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::internal("the punch write returned no row"))?;
+        let inserted = Punch::try_from(PunchRow::from_query_result(&row, "").map_err(db_err)?)?;
+        if inserted != new {
+            return Err(Error::internal("the stored punch differs from its answer"));
+        }
+        let cards: Option<Vec<CardRow>> = json_column(&row, "cards")?;
+        for card in cards.unwrap_or_default() {
+            self.settle_touched(card).await?;
+        }
+        self.audit_holding_lock(OP, "Punch", Some(new.id), Some(snapshot(&new)?))
+            .await?;
+        let outbox: Option<i64> = row.try_get("", "outbox_id").map_err(db_err)?;
+        day.punches.push(new.clone());
+        day.punches.sort_by_key(|x| (x.at, x.id));
+        Ok(RecordedPunch {
+            punch: new,
+            day: Some(day),
+            crew,
+            outbox: Some(outbox.into_iter().collect()),
+        })
     }
 
     /// Records the same punch for many crew members, all or nothing, once per key.
@@ -334,26 +435,19 @@ impl TenantTx {
         tz: Tz,
     ) -> Result<(Punch, WorkDayRecord)> {
         let (mut day, neighbours) = self.day_for_punch(&p, tz).await?;
-        let day_id = day.id;
-        let mut times: Vec<(PunchKind, DateTime<Utc>)> =
-            day.punches.iter().map(|x| (x.kind, x.at)).collect();
-        times.push((p.kind, p.at));
-        timeline(&times)?;
-        neighbour_conflict(&neighbours, &times)?;
+        check_new_punch(&day, &neighbours, &p)?;
+        let new = Punch {
+            id: Uuid::now_v7(),
+            crew_member_id: p.crew_member_id,
+            work_day_id: day.id,
+            kind: p.kind,
+            at: stored_instant(p.at)?,
+            version: 1,
+        };
         let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
-                "INSERT INTO punches (id, work_day_id, crew_member_id, kind, at, recorded_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {PUNCH_COLUMNS}"
-            ),
-            [
-                Uuid::now_v7().into(),
-                day_id.into(),
-                p.crew_member_id.into(),
-                p.kind.as_str().into(),
-                p.at.into(),
-                actor.into(),
-            ],
+            format!("{PUNCH_INSERT} RETURNING {PUNCH_COLUMNS}"),
+            punch_values(actor, &new),
         ))
         .one(self.conn())
         .await
@@ -389,12 +483,7 @@ impl TenantTx {
         let statement = if p.kind == PunchKind::Call {
             Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                // DO UPDATE (a no-op) rather than DO NOTHING, so the row comes back either way.
-                format!(
-                    "WITH d AS (INSERT INTO work_days (id, crew_member_id, work_date) VALUES ($1, $2, $3) \
-                     ON CONFLICT (crew_member_id, work_date) DO UPDATE SET work_date = EXCLUDED.work_date \
-                     RETURNING id, crew_member_id, work_date, day_type, version) {DAY_READ}"
-                ),
+                format!("WITH {} {DAY_READ}", call_day_cte("VALUES ($1, $2, $3)")),
                 [
                     Uuid::now_v7().into(),
                     p.crew_member_id.into(),
@@ -404,11 +493,7 @@ impl TenantTx {
         } else {
             Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                format!(
-                    "WITH d AS (SELECT id, crew_member_id, work_date, day_type, version FROM work_days \
-                     WHERE id = (SELECT c.work_day_id FROM punches c WHERE c.crew_member_id = $1 \
-                       AND c.kind = 'CALL' AND c.deleted_at IS NULL AND c.at <= $2 ORDER BY c.at DESC LIMIT 1)) {DAY_READ}"
-                ),
+                format!("WITH {} {DAY_READ}", called_day_cte("$1", "$2")),
                 [p.crew_member_id.into(), p.at.into()],
             )
         };
@@ -428,18 +513,6 @@ impl TenantTx {
         let Some(row) = self.conn().query_one(statement).await.map_err(db_err)? else {
             return Ok(None);
         };
-        let json =
-            |name: &str| -> Result<serde_json::Value> { row.try_get("", name).map_err(db_err) };
-        let punches: Vec<PunchRow> = serde_json::from_value(json("punches")?)
-            .map_err(|e| Error::internal(format!("day punches: {e}")))?;
-        #[derive(serde::Deserialize)]
-        struct Neighbour {
-            date: NaiveDate,
-            call: Option<DateTime<Utc>>,
-            wrap: Option<DateTime<Utc>>,
-        }
-        let neighbours: Vec<Neighbour> = serde_json::from_value(json("neighbours")?)
-            .map_err(|e| Error::internal(format!("neighbour days: {e}")))?;
         let day = DayRow {
             id: row.try_get("", "id").map_err(db_err)?,
             crew_member_id: row.try_get("", "crew_member_id").map_err(db_err)?,
@@ -447,18 +520,12 @@ impl TenantTx {
             day_type: row.try_get("", "day_type").map_err(db_err)?,
             version: row.try_get("", "version").map_err(db_err)?,
         };
-        let day = day_record(
+        let read = DayRead {
             day,
-            punches
-                .into_iter()
-                .map(Punch::try_from)
-                .collect::<Result<_>>()?,
-        )?;
-        let neighbours = neighbours
-            .into_iter()
-            .filter_map(|n| Some((n.date, n.call?, n.wrap)))
-            .collect();
-        Ok(Some((day, neighbours)))
+            punches: json_column(&row, "punches")?.unwrap_or_default(),
+            neighbours: json_column(&row, "neighbours")?.unwrap_or_default(),
+        };
+        read.decode().map(Some)
     }
 
     /// The crew member's work day on `date`, created when `create` and missing.
@@ -928,6 +995,205 @@ const DAY_READ: &str = "SELECT d.id, d.crew_member_id, d.work_date, d.day_type, 
                        AND o.work_date BETWEEN d.work_date - 3 AND d.work_date + 3 \
                      GROUP BY o.work_date) n), '[]') AS neighbours \
              FROM d";
+
+/// The `d` CTE of a CALL's day: its local date's day, inserted from `source` (the id, crew
+/// member and date) when missing. DO UPDATE (a no-op) rather than DO NOTHING, so the row comes
+/// back either way.
+fn call_day_cte(source: &str) -> String {
+    format!(
+        "d AS (INSERT INTO work_days (id, crew_member_id, work_date) {source} \
+         ON CONFLICT (crew_member_id, work_date) DO UPDATE SET work_date = EXCLUDED.work_date \
+         RETURNING id, crew_member_id, work_date, day_type, version)"
+    )
+}
+
+/// The `d` CTE of any other punch's day: the day of the crew member's latest call at or before
+/// the instant `at`.
+fn called_day_cte(crew: &str, at: &str) -> String {
+    format!(
+        "d AS (SELECT id, crew_member_id, work_date, day_type, version FROM work_days \
+         WHERE id = (SELECT c.work_day_id FROM punches c WHERE c.crew_member_id = {crew} \
+           AND c.kind = 'CALL' AND c.deleted_at IS NULL AND c.at <= {at} ORDER BY c.at DESC LIMIT 1))"
+    )
+}
+
+/// The insert of a punch whose columns are `punch_values`' `$1`..`$6`.
+const PUNCH_INSERT: &str =
+    "INSERT INTO punches (id, work_day_id, crew_member_id, kind, at, recorded_by) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+fn punch_values(actor: Uuid, p: &Punch) -> Vec<sea_orm::Value> {
+    vec![
+        p.id.into(),
+        p.work_day_id.into(),
+        p.crew_member_id.into(),
+        p.kind.as_str().into(),
+        p.at.into(),
+        actor.into(),
+    ]
+}
+
+/// The order rules a new punch must keep with its day's punches and the days around it.
+fn check_new_punch(day: &WorkDayRecord, neighbours: &[NeighbourDay], p: &NewPunch) -> Result<()> {
+    let mut times: Vec<(PunchKind, DateTime<Utc>)> =
+        day.punches.iter().map(|x| (x.kind, x.at)).collect();
+    times.push((p.kind, p.at));
+    timeline(&times)?;
+    neighbour_conflict(neighbours, &times)
+}
+
+/// The instant as a `timestamptz` column stores it: whole microseconds since 2000-01-01,
+/// truncated toward that epoch as the driver sends it. A punch's answer and audit record are
+/// built before its insert, so they must hold the stored value.
+fn stored_instant(at: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .ok_or_else(|| Error::internal("epoch"))?
+        .and_utc();
+    (at - epoch)
+        .num_microseconds()
+        .map(|us| epoch + chrono::TimeDelta::microseconds(us))
+        .ok_or_else(|| Error::invalid("at", "is out of range"))
+}
+
+/// A JSON column decoded, `None` when NULL.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &sea_orm::QueryResult,
+    name: &str,
+) -> Result<Option<T>> {
+    let value: Option<serde_json::Value> = row.try_get("", name).map_err(db_err)?;
+    value
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| Error::internal(format!("{name}: {e}")))
+}
+
+/// A day as `DAY_READ` answers it.
+#[derive(serde::Deserialize)]
+struct DayRead {
+    #[serde(flatten)]
+    day: DayRow,
+    punches: Vec<PunchRow>,
+    neighbours: Vec<Neighbour>,
+}
+
+#[derive(serde::Deserialize)]
+struct Neighbour {
+    date: NaiveDate,
+    call: Option<DateTime<Utc>>,
+    wrap: Option<DateTime<Utc>>,
+}
+
+impl DayRead {
+    fn decode(self) -> Result<(WorkDayRecord, Vec<NeighbourDay>)> {
+        let punches = self
+            .punches
+            .into_iter()
+            .map(Punch::try_from)
+            .collect::<Result<_>>()?;
+        let neighbours = self
+            .neighbours
+            .into_iter()
+            .filter_map(|n| Some((n.date, n.call?, n.wrap)))
+            .collect();
+        Ok((day_record(self.day, punches)?, neighbours))
+    }
+}
+
+/// What `record_punch` answers.
+#[derive(Debug)]
+pub struct RecordedPunch {
+    pub punch: Punch,
+    /// The punch's work day as it is now (`None` only if a replayed punch's day is gone).
+    pub day: Option<WorkDayRecord>,
+    pub crew: CrewMember,
+    /// The live outbox rows a new punch queued (`None` for a replay, which queued none).
+    pub outbox: Option<Vec<i64>>,
+}
+
+/// The first statement of a punch, for a CALL (`[1]`) or any other kind (`[0]`). Parameters:
+/// the key's actor, operation, key and request hash (`$1`..`$4`), the crew member (`$5`), then
+/// a CALL's new day id and local date (`$6`, `$7`) or the punch's instant (`$6`). It claims the
+/// key; when the claim is new, locks the crew member (bumping `time_version`) and creates a
+/// CALL's day. It answers whether it claimed, an earlier answer under the key as the snapshot
+/// has it, the crew member, their `time_version` as the snapshot had it, and the day with its
+/// neighbours.
+static PUNCH_READ: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+    let read = |day: String| {
+        format!(
+            "WITH claim AS ({claim} RETURNING 1), \
+             seen AS (SELECT time_version FROM crew_members WHERE id = $5), \
+             lock AS (UPDATE crew_members SET time_version = time_version + 1 \
+               WHERE id = $5 AND EXISTS (SELECT 1 FROM claim) RETURNING {CREW_COLUMNS}), \
+             crew AS (SELECT {CREW_COLUMNS} FROM lock UNION ALL \
+               SELECT {CREW_COLUMNS} FROM crew_members WHERE id = $5 AND NOT EXISTS (SELECT 1 FROM claim)), \
+             {day} \
+             SELECT (SELECT count(*) FROM claim) AS claimed, k.request_hash AS stored_hash, \
+               k.response AS stored_response, (SELECT time_version FROM seen) AS seen_version, \
+               (SELECT row_to_json(c) FROM crew c) AS crew, \
+               (SELECT row_to_json(x) FROM ({DAY_READ}) x) AS day \
+             FROM (SELECT 1) one LEFT JOIN {TENANT_TABLE} k \
+               ON k.actor_id = $1 AND k.operation = $2 AND k.key = $3",
+            claim = claim_sql(TENANT_TABLE),
+        )
+    };
+    [
+        read(called_day_cte("$5", "$6")),
+        read(call_day_cte("SELECT $6, id, $7 FROM lock")),
+    ]
+});
+
+/// What [`PUNCH_READ`] answers.
+struct PunchRead {
+    claimed: bool,
+    stored: Option<(Vec<u8>, Option<serde_json::Value>)>,
+    seen_version: Option<i32>,
+    crew: Option<CrewMember>,
+    day: Option<(WorkDayRecord, Vec<NeighbourDay>)>,
+}
+
+impl PunchRead {
+    fn decode(row: &sea_orm::QueryResult) -> Result<Self> {
+        let claimed: i64 = row.try_get("", "claimed").map_err(db_err)?;
+        let stored_hash: Option<Vec<u8>> = row.try_get("", "stored_hash").map_err(db_err)?;
+        let response: Option<serde_json::Value> =
+            row.try_get("", "stored_response").map_err(db_err)?;
+        let crew: Option<CrewRow> = json_column(row, "crew")?;
+        let day: Option<DayRead> = json_column(row, "day")?;
+        Ok(Self {
+            claimed: claimed == 1,
+            stored: stored_hash.map(|h| (h, response)),
+            seen_version: row.try_get("", "seen_version").map_err(db_err)?,
+            crew: crew.map(CrewMember::from),
+            day: day.map(DayRead::decode).transpose()?,
+        })
+    }
+}
+
+/// The second statement of a new punch: the punch (`$1`..`$6`, see [`punch_values`]); the
+/// touch of the weeks of the dates `$7` (the day's, and the next day's after a wrap: see
+/// [`touch_ctes`]); the key's answer (actor, operation, key, answer: `$8`..`$11`); and the live
+/// outbox row for the day `$12`, of the event `$13` (none when NULL). Last, once the settings
+/// row and the cards are locked, it takes the audit trail's lock (see [`AUDIT_LOCK`]: the rows
+/// it leaves to the end of the statement are this crew member's, whose lock the transaction
+/// holds), so the audit record that follows reads the trail's last hash. Answers the punch as
+/// stored, the outbox row's id and the cards it locked.
+static PUNCH_WRITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH ins AS ({PUNCH_INSERT} RETURNING {PUNCH_COLUMNS}), \
+         {touch}, \
+         k AS ({answer}), \
+         o AS (INSERT INTO live_outbox (crew_member_id, work_date, kind) \
+           SELECT $3, $12, $13::text WHERE $13::text IS NOT NULL RETURNING id) \
+         SELECT ins.*, (SELECT id FROM o) AS outbox_id, \
+           (SELECT json_agg(cards) FROM cards) AS cards, \
+           (SELECT count(*) FROM (SELECT count(*) FROM s) locked_settings, \
+              (SELECT count(*) FROM cards) locked_cards, LATERAL (SELECT {AUDIT_LOCK}) l) AS audit_locked \
+         FROM ins",
+        touch = touch_ctes("$3", "$7"),
+        answer = complete_sql(TENANT_TABLE, 8),
+    )
+});
 
 /// A day near a punch's day: (date, call, wrap).
 type NeighbourDay = (NaiveDate, DateTime<Utc>, Option<DateTime<Utc>>);

@@ -231,30 +231,23 @@ impl TenantTx {
     /// `crew_weeks`; a finally approved card refuses the edit (`CONFLICT`); a card in approval
     /// returns to draft, its signatures cleared, on the record.
     pub(crate) async fn touch_timecard(&self, crew: Uuid, date: NaiveDate) -> Result<()> {
-        // The week ending is worked out in SQL from the settings row (the same rule as
-        // `week_ending`), so touching a card, and bumping the week's version in `crew_weeks`
-        // that keys its cached pay, is one statement. A data-modifying CTE always runs, card
-        // or no card. The settings row is share-locked from here to the commit: a change of
-        // the work week's last day waits for the edits in flight, or a week priced under the
-        // new settings could be cached without an edit whose bump went to a week of the old
-        // ones. (The audit trail's lock orders the two only from the edit's audit record on.)
-        let row = crate::timecards::CardRow::find_by_statement(Statement::from_sql_and_values(
+        let cards = CardRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
-                "WITH w AS (SELECT {} AS week_ending FROM settings s WHERE s.id = 1 FOR SHARE), \
-                 bump AS (INSERT INTO crew_weeks (crew_member_id, week_ending) SELECT $1, week_ending FROM w \
-                   ON CONFLICT (crew_member_id, week_ending) DO UPDATE SET version = crew_weeks.version + 1) \
-                 SELECT t.id, t.crew_member_id, t.week_ending, t.status, t.version, t.rejection_reason \
-                 FROM w JOIN timecards t ON t.crew_member_id = $1 AND t.week_ending = w.week_ending \
-                 FOR UPDATE OF t",
-                week_ending_sql("$2")
-            ),
-            [crew.into(), date.into()],
+            format!("WITH {} SELECT * FROM cards", touch_ctes("$1", "$2")),
+            [crew.into(), vec![date].into()],
         ))
-        .one(self.conn())
+        .all(self.conn())
         .await
         .map_err(db_err)?;
-        let Some(row) = row else { return Ok(()) };
+        for card in cards {
+            self.settle_touched(card).await?;
+        }
+        Ok(())
+    }
+
+    /// What an edit of its week's time does to a card the edit's statement locked (see
+    /// [`touch_ctes`]): an approved card refuses it, a card in approval returns to draft.
+    pub(crate) async fn settle_touched(&self, row: CardRow) -> Result<()> {
         let week = row.week_ending;
         let status = TimecardStatus::parse(&row.status)?;
         if status == TimecardStatus::Approved {
@@ -352,6 +345,28 @@ impl TenantTx {
 
 /// The week ending of the date in placeholder `date`, in SQL, from a settings row aliased `s`:
 /// the same rule as `week_ending` in the domain, for statements that need it in the database.
+/// The CTEs `s`, `w`, `bump` and `cards` of a statement that edits the time of the crew member
+/// `crew` (an SQL expression) on the dates of the `date[]` expression `dates`. The week endings
+/// are worked out in SQL from the settings row (the same rule as `week_ending`); each week's
+/// version in `crew_weeks`, which keys its cached pay, is bumped (a data-modifying CTE always
+/// runs, card or no card); `cards` locks the weeks' cards for [`TenantTx::settle_touched`].
+/// The settings row is share-locked from here to the commit: a change of the work week's last
+/// day waits for the edits in flight, or a week priced under the new settings could be cached
+/// without an edit whose bump went to a week of the old ones. (The audit trail's lock orders
+/// the two only from the edit's audit record on.)
+pub(crate) fn touch_ctes(crew: &str, dates: &str) -> String {
+    format!(
+        "s AS (SELECT work_week_ends FROM settings WHERE id = 1 FOR SHARE), \
+         w AS (SELECT DISTINCT {} AS week_ending FROM s, unnest({dates}::date[]) AS x(d)), \
+         bump AS (INSERT INTO crew_weeks (crew_member_id, week_ending) SELECT {crew}, week_ending FROM w \
+           ON CONFLICT (crew_member_id, week_ending) DO UPDATE SET version = crew_weeks.version + 1), \
+         cards AS (SELECT t.id, t.crew_member_id, t.week_ending, t.status, t.version, t.rejection_reason \
+           FROM w JOIN timecards t ON t.crew_member_id = {crew} AND t.week_ending = w.week_ending \
+           ORDER BY t.week_ending FOR UPDATE OF t)",
+        week_ending_sql("x.d")
+    )
+}
+
 pub(crate) fn week_ending_sql(date: &str) -> String {
     format!("{date}::date + ((s.work_week_ends - extract(isodow FROM {date}::date)::int + 7) % 7)")
 }

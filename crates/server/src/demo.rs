@@ -183,7 +183,10 @@ pub async fn seed(store: &Store, email: &str, password: &str) -> anyhow::Result<
                     kind.as_str()
                 ))?;
                 // The demo's administrator may punch for everyone.
-                match tx.record_punch(admin.id, punch, &k, tz, |_| Ok(())).await {
+                match tx
+                    .record_punch(admin.id, punch, &k, tz, None, |_| Ok(()))
+                    .await
+                {
                     Ok(_) => tx.commit().await?,
                     // Already recorded by an earlier seed of another week: keep what is there.
                     Err(Error::Invalid { .. } | Error::Conflict(_)) => tx.rollback().await?,

@@ -248,6 +248,30 @@ async fn fifty_concurrent_retries_of_one_punch_leave_one_row() {
     assert_eq!(punch_rows(&app).await, 1);
 }
 
+#[tokio::test]
+async fn concurrent_punches_for_one_person_are_checked_against_each_other() {
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Dan").await;
+    app.punches(&token, &crew, &[("CALL", "2026-03-02T07:00:00-08:00")])
+        .await;
+    // Twenty wraps of one day, each valid on its own, sent at once: a punch that waited for
+    // another's lock must check itself against what that one stored, not against what was
+    // there when it began.
+    let times: Vec<String> = (0..20)
+        .map(|i| format!("2026-03-02T18:{:02}:00-08:00", 10 + i))
+        .collect();
+    let wraps =
+        futures_util::future::join_all(times.iter().map(|at| app.punch(&token, &crew, "WRAP", at)))
+            .await;
+    let recorded = wraps.iter().filter(|w| w.get("errors").is_none()).count();
+    assert_eq!(recorded, 1, "{wraps:?}");
+    for w in wraps.iter().filter(|w| w.get("errors").is_some()) {
+        assert_eq!(error_code(w), Some("BAD_USER_INPUT"), "{w}");
+    }
+    assert_eq!(punch_rows(&app).await, 2);
+}
+
 const CORRECT: &str = "mutation($p: ID!, $at: DateTime, $v: Int!, $r: String!) { correctPunch(input: {punchId: $p, at: $at, expectedVersion: $v, reason: $r}) { punch { at version } } }";
 
 #[tokio::test]

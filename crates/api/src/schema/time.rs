@@ -13,7 +13,9 @@ use crewtime_domain::time::{
     DayType as DomainDayType, Punch as DomainPunch, PunchKind as DomainKind, Timeline,
 };
 use crewtime_domain::Error;
-use crewtime_persistence::punches::{CrewFilter, NewPunch, PunchCorrection, WorkDayRecord};
+use crewtime_persistence::punches::{
+    CrewFilter, NewPunch, PunchCorrection, RecordedPunch, WorkDayRecord,
+};
 use crewtime_persistence::week::{WeekCrew, WeekRead};
 use crewtime_persistence::IdempotencyKey;
 use crewtime_realtime::{Event, EventKind};
@@ -859,22 +861,42 @@ impl TimeMutation {
                 access.require(access.can_punch_for(crew), "punch for this crew member")
             };
             let recorded = tx
-                .record_punch(access.user, new, &key, tz, may_punch)
+                .record_punch(
+                    access.user,
+                    new,
+                    &key,
+                    tz,
+                    Some(EventKind::Punch.as_str()),
+                    may_punch,
+                )
                 .await?;
             Ok::<_, Error>((recorded, tz))
         };
-        let ((punch, day, crew), tz) = match recorded.await {
+        let (recorded, tz) = match recorded.await {
             Ok(recorded) => recorded,
             Err(e) => {
                 tx.rollback().await.gql()?;
                 return Err(e).gql();
             }
         };
+        let RecordedPunch {
+            punch,
+            day,
+            crew,
+            outbox,
+        } = recorded;
         let date = day
             .as_ref()
             .map(|d| d.date)
             .unwrap_or_else(|| local_date(input.at, tz));
-        commit_announcing(rc, tx, &access, &[crew.id], date, EventKind::Punch).await?;
+        match outbox {
+            // A new punch queued its live event in its own write.
+            Some(outbox) => {
+                tx.commit().await.gql()?;
+                announce(rc, &access, &[crew.id], date, EventKind::Punch, outbox).await;
+            }
+            None => commit_announcing(rc, tx, &access, &[crew.id], date, EventKind::Punch).await?,
+        }
         metrics::counter!("crewtime_punches_recorded_total").increment(1);
         Ok(RecordPunchPayload {
             punch: Punch(access.production().id, punch),
