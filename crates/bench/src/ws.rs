@@ -33,7 +33,7 @@ impl Ws {
         // default) on every read, which made the load generator, on the same cores as the
         // servers, spend 9% of the machine on memset during fan-out.
         let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), false)
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), true)
             .await
             .context("WebSocket upgrade")?;
         let (mut sink, mut stream) = socket.split();
