@@ -251,9 +251,8 @@ impl TenantTx {
             .map_err(db_err)?
             .ok_or_else(|| Error::internal("the punch read returned no row"))?;
         let read = PunchRead::decode(&row)?;
-        let crew = read.crew.ok_or(Error::NotFound("crew member"))?;
-        may_punch(&crew)?;
         if !read.claimed {
+            // The key first: reused for another request, it is a CONFLICT whoever it names.
             let answer = match read.stored {
                 Some((stored_hash, response)) => replay(&hash, &stored_hash, response)?,
                 // Taken by a transaction that committed after this statement's snapshot (the
@@ -263,6 +262,8 @@ impl TenantTx {
                     Claim::New => return Err(Error::internal("a taken key was claimed again")),
                 },
             };
+            let crew = read.crew.ok_or(Error::NotFound("crew member"))?;
+            may_punch(&crew)?;
             let stored: Punch = serde_json::from_value(answer)
                 .map_err(|e| Error::internal(format!("stored punch: {e}")))?;
             let day = self.work_day_of(stored.work_day_id).await?;
@@ -273,6 +274,8 @@ impl TenantTx {
                 outbox: None,
             });
         }
+        let crew = read.crew.ok_or(Error::NotFound("crew member"))?;
+        may_punch(&crew)?;
         // The day comes from the statement's snapshot. Every change to this crew member's time
         // bumps `time_version` under the lock, so the snapshot held all of it unless the lock
         // found the row changed since (it waited for another change, or came just after one):
@@ -1173,11 +1176,13 @@ impl PunchRead {
 /// The second statement of a new punch: the punch (`$1`..`$6`, see [`punch_values`]); the
 /// touch of the weeks of the dates `$7` (the day's, and the next day's after a wrap: see
 /// [`touch_ctes`]); the key's answer (actor, operation, key, answer: `$8`..`$11`); and the live
-/// outbox row for the day `$12`, of the event `$13` (none when NULL). Last, once the settings
-/// row and the cards are locked, it takes the audit trail's lock (see [`AUDIT_LOCK`]: the rows
-/// it leaves to the end of the statement are this crew member's, whose lock the transaction
-/// holds), so the audit record that follows reads the trail's last hash. Answers the punch as
-/// stored, the outbox row's id and the cards it locked.
+/// outbox row for the day `$12`, of the event `$13` (none when NULL). Last it takes the audit
+/// trail's lock (see [`AUDIT_LOCK`]), so the audit record that follows reads the trail's last
+/// hash. The lock's call is projected from a row filtered on a sum over `s`, `cards` and
+/// `bump`, so the settings row, the cards and the weeks are locked before it; what runs at the
+/// end of the statement after it (the answer's update, the foreign-key checks) touches only
+/// rows of this key and this crew member, whose lock the transaction holds. Answers the punch
+/// as stored, the outbox row's id and the cards it locked.
 static PUNCH_WRITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH ins AS ({PUNCH_INSERT} RETURNING {PUNCH_COLUMNS}), \
@@ -1187,8 +1192,9 @@ static PUNCH_WRITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
            SELECT $3, $12, $13::text WHERE $13::text IS NOT NULL RETURNING id) \
          SELECT ins.*, (SELECT id FROM o) AS outbox_id, \
            (SELECT json_agg(cards) FROM cards) AS cards, \
-           (SELECT count(*) FROM (SELECT count(*) FROM s) locked_settings, \
-              (SELECT count(*) FROM cards) locked_cards, LATERAL (SELECT {AUDIT_LOCK}) l) AS audit_locked \
+           (SELECT count(*) FROM (SELECT {AUDIT_LOCK} FROM (SELECT (SELECT count(*) FROM s) \
+              + (SELECT count(*) FROM cards) + (SELECT count(*) FROM bump) AS n) locked \
+              WHERE locked.n >= 0) l) AS audit_locked \
          FROM ins",
         touch = touch_ctes("$3", "$7"),
         answer = complete_sql(TENANT_TABLE, 8),

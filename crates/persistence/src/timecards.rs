@@ -343,13 +343,12 @@ impl TenantTx {
     }
 }
 
-/// The week ending of the date in placeholder `date`, in SQL, from a settings row aliased `s`:
-/// the same rule as `week_ending` in the domain, for statements that need it in the database.
 /// The CTEs `s`, `w`, `bump` and `cards` of a statement that edits the time of the crew member
 /// `crew` (an SQL expression) on the dates of the `date[]` expression `dates`. The week endings
 /// are worked out in SQL from the settings row (the same rule as `week_ending`); each week's
 /// version in `crew_weeks`, which keys its cached pay, is bumped (a data-modifying CTE always
-/// runs, card or no card); `cards` locks the weeks' cards for [`TenantTx::settle_touched`].
+/// runs, card or no card; it answers a row per week, so a statement can make it run before a
+/// later step); `cards` locks the weeks' cards for [`TenantTx::settle_touched`].
 /// The settings row is share-locked from here to the commit: a change of the work week's last
 /// day waits for the edits in flight, or a week priced under the new settings could be cached
 /// without an edit whose bump went to a week of the old ones. (The audit trail's lock orders
@@ -359,7 +358,8 @@ pub(crate) fn touch_ctes(crew: &str, dates: &str) -> String {
         "s AS (SELECT work_week_ends FROM settings WHERE id = 1 FOR SHARE), \
          w AS (SELECT DISTINCT {} AS week_ending FROM s, unnest({dates}::date[]) AS x(d)), \
          bump AS (INSERT INTO crew_weeks (crew_member_id, week_ending) SELECT {crew}, week_ending FROM w \
-           ON CONFLICT (crew_member_id, week_ending) DO UPDATE SET version = crew_weeks.version + 1), \
+           ON CONFLICT (crew_member_id, week_ending) DO UPDATE SET version = crew_weeks.version + 1 \
+           RETURNING 1), \
          cards AS (SELECT t.id, t.crew_member_id, t.week_ending, t.status, t.version, t.rejection_reason \
            FROM w JOIN timecards t ON t.crew_member_id = {crew} AND t.week_ending = w.week_ending \
            ORDER BY t.week_ending FOR UPDATE OF t)",
@@ -367,6 +367,8 @@ pub(crate) fn touch_ctes(crew: &str, dates: &str) -> String {
     )
 }
 
+/// The week ending of the date in placeholder `date`, in SQL, from a settings row aliased `s`:
+/// the same rule as `week_ending` in the domain, for statements that need it in the database.
 pub(crate) fn week_ending_sql(date: &str) -> String {
     format!("{date}::date + ((s.work_week_ends - extract(isodow FROM {date}::date)::int + 7) % 7)")
 }

@@ -246,6 +246,25 @@ async fn fifty_concurrent_retries_of_one_punch_leave_one_row() {
     let body = app.gql(Some(&token), PUNCH, other).await;
     assert_eq!(error_code(&body), Some("CONFLICT"));
     assert_eq!(punch_rows(&app).await, 1);
+    // A key reused for someone its owner may not punch for is still a CONFLICT: the key is
+    // checked before the crew member.
+    let (fay, fay_token) = app.crew_with_account(&token, &dept, "Fay").await;
+    let own = json!({ "c": fay, "k": "CALL", "at": "2026-03-02T07:00:00-08:00", "key": "fay-1" });
+    assert!(app
+        .gql(Some(&fay_token), PUNCH, own)
+        .await
+        .get("errors")
+        .is_none());
+    let for_dee =
+        json!({ "c": crew, "k": "CALL", "at": "2026-03-03T07:00:00-08:00", "key": "fay-1" });
+    let body = app.gql(Some(&fay_token), PUNCH, for_dee.clone()).await;
+    assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
+    // Under a fresh key the same punch is refused for want of rights.
+    let mut fresh = for_dee;
+    fresh["key"] = json!("fay-2");
+    let body = app.gql(Some(&fay_token), PUNCH, fresh).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    assert_eq!(punch_rows(&app).await, 2);
 }
 
 #[tokio::test]
