@@ -175,11 +175,13 @@ impl TenantTx {
 
 /// Takes the production's audit trail lock until the transaction ends: appends are serialised
 /// so the chain stays linear. The statement that appends reads the previous hash from its
-/// snapshot, so the lock is held before that statement begins. A punch takes it after its row
-/// locks (crew member, settings row, its weeks and cards). An edit that touches more than one
-/// card (a correction, a batch, a deal or rule set change) can still lock a card after an
-/// audit record; a wait cycle with another edit is then broken by PostgreSQL's deadlock check,
-/// which answers the edit it aborts with a retryable `CONFLICT`.
+/// snapshot, so the lock is held before that statement begins. An edit of one crew member's
+/// time (a punch, a correction, a deletion, a day type, a deal) locks the crew member, the
+/// settings row and all the cards it touches in one statement before it writes any record.
+/// Edits of several crew members (batch punches, a rule set change) lock the next crew
+/// member's cards after the records of the one before; a wait cycle with another edit is then
+/// broken by PostgreSQL's deadlock check, which answers the edit it aborts with a retryable
+/// `CONFLICT`.
 pub(crate) const AUDIT_LOCK: &str =
     "pg_advisory_xact_lock(hashtext('crewtime.audit.' || current_schema()))";
 

@@ -294,10 +294,7 @@ impl TenantTx {
             version: 1,
         };
         let answer = serde_json::to_value(&new).map_err(Error::internal)?;
-        let mut dates = vec![day.date];
-        if punch.kind == PunchKind::Wrap {
-            dates.extend(day.date.succ_opt());
-        }
+        let dates = touched_dates(day.date, punch.kind == PunchKind::Wrap);
         let mut values = punch_values(actor, &new);
         values.extend([
             dates.into(),
@@ -457,10 +454,11 @@ impl TenantTx {
         .map_err(db_err)?
         .ok_or_else(|| Error::internal("insert returned no row"))?;
         let punch = Punch::try_from(row)?;
-        self.touch_timecard(p.crew_member_id, day.date).await?;
-        if p.kind == PunchKind::Wrap {
-            self.touch_after_wrap(p.crew_member_id, day.date).await?;
-        }
+        self.touch_timecards(
+            p.crew_member_id,
+            &touched_dates(day.date, p.kind == PunchKind::Wrap),
+        )
+        .await?;
         self.audit(
             "recordPunch",
             "Punch",
@@ -627,16 +625,14 @@ impl TenantTx {
         }
         self.revise(&current, Some((c.kind, c.at)), c.reason, actor)
             .await?;
-        self.touch_timecard(current.crew_member_id, day.date)
-            .await?;
+        let mut dates = touched_dates(
+            day.date,
+            c.kind == PunchKind::Wrap || current.kind == PunchKind::Wrap,
+        );
         if c.kind == PunchKind::Call {
-            self.touch_timecard(current.crew_member_id, local_date(c.at, tz))
-                .await?;
+            dates.push(local_date(c.at, tz));
         }
-        if c.kind == PunchKind::Wrap || current.kind == PunchKind::Wrap {
-            self.touch_after_wrap(current.crew_member_id, day.date)
-                .await?;
-        }
+        self.touch_timecards(current.crew_member_id, &dates).await?;
         let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
@@ -696,12 +692,11 @@ impl TenantTx {
         }
         timeline(&rest)?;
         self.revise(&current, None, reason, actor).await?;
-        self.touch_timecard(current.crew_member_id, day.date)
-            .await?;
-        if current.kind == PunchKind::Wrap {
-            self.touch_after_wrap(current.crew_member_id, day.date)
-                .await?;
-        }
+        self.touch_timecards(
+            current.crew_member_id,
+            &touched_dates(day.date, current.kind == PunchKind::Wrap),
+        )
+        .await?;
         let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
@@ -853,7 +848,7 @@ impl TenantTx {
         day_type: DayType,
     ) -> Result<WorkDayRecord> {
         self.lock_crew(crew).await?;
-        self.touch_timecard(crew, date).await?;
+        self.touch_timecards(crew, &[date]).await?;
         let day = self.day_for_date(crew, date, true).await?;
         self.conn()
             .execute(Statement::from_sql_and_values(
@@ -972,15 +967,15 @@ impl TenantTx {
     }
 }
 
-impl TenantTx {
-    /// A wrap sets the next day's rest (turnaround): that day's card is touched too, which
-    /// matters when it is the first day of the next week.
-    async fn touch_after_wrap(&self, crew: Uuid, date: NaiveDate) -> Result<()> {
-        match date.succ_opt() {
-            Some(next) => self.touch_timecard(crew, next).await,
-            None => Ok(()),
-        }
+/// The dates whose cards an edit of `date`'s time touches: a wrap sets the next day's rest
+/// (turnaround), so that day's card is touched too, which matters when it is the first day of
+/// the next week.
+fn touched_dates(date: NaiveDate, wrap: bool) -> Vec<NaiveDate> {
+    let mut dates = vec![date];
+    if wrap {
+        dates.extend(date.succ_opt());
     }
+    dates
 }
 
 /// Completes a read of one work day selected by a `d` CTE: the day, its punches in order and

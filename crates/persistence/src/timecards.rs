@@ -227,14 +227,16 @@ impl TenantTx {
         Ok(())
     }
 
-    /// Called by every edit of a crew member's time on `date`: bumps the week's version in
-    /// `crew_weeks`; a finally approved card refuses the edit (`CONFLICT`); a card in approval
-    /// returns to draft, its signatures cleared, on the record.
-    pub(crate) async fn touch_timecard(&self, crew: Uuid, date: NaiveDate) -> Result<()> {
+    /// Called by every edit of a crew member's time on `dates` (a wrap's also names the next
+    /// day, whose rest it sets): bumps each week's version in `crew_weeks`; a finally approved
+    /// card refuses the edit (`CONFLICT`); a card in approval returns to draft, its signatures
+    /// cleared, on the record. One statement locks every card first, before any record is
+    /// written (and so before the audit trail's lock).
+    pub(crate) async fn touch_timecards(&self, crew: Uuid, dates: &[NaiveDate]) -> Result<()> {
         let cards = CardRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!("WITH {} SELECT * FROM cards", touch_ctes("$1", "$2")),
-            [crew.into(), vec![date].into()],
+            [crew.into(), dates.to_vec().into()],
         ))
         .all(self.conn())
         .await
@@ -304,10 +306,18 @@ impl TenantTx {
             ))
             .await
             .map_err(db_err)?;
+        // One touch per crew member, their cards locked together (the rows come in crew order).
+        let mut weeks: Vec<(Uuid, Vec<NaiveDate>)> = Vec::new();
         for r in rows {
             let crew: Uuid = r.try_get_by_index(0).map_err(db_err)?;
             let week: NaiveDate = r.try_get_by_index(1).map_err(db_err)?;
-            self.touch_timecard(crew, week).await?;
+            match weeks.last_mut() {
+                Some((last, dates)) if *last == crew => dates.push(week),
+                _ => weeks.push((crew, vec![week])),
+            }
+        }
+        for (crew, dates) in weeks {
+            self.touch_timecards(crew, &dates).await?;
         }
         Ok(())
     }

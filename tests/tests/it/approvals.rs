@@ -332,3 +332,74 @@ async fn crew_version(app: &TestApp, token: &str, crew: &str) -> i64 {
         .as_i64()
         .unwrap()
 }
+
+#[tokio::test]
+async fn a_saturday_wrap_edit_returns_both_weeks_cards_to_draft() {
+    let app = TestApp::spawn().await;
+    let o = office(&app).await;
+    let c = &o.crew;
+    // Saturday closes the week ending 2026-03-07; Sunday opens the one ending 2026-03-14,
+    // whose first day's rest the Saturday wrap sets.
+    app.punches(
+        &o.crew_token,
+        c,
+        &[
+            ("CALL", "2026-03-07T07:00:00-08:00"),
+            ("WRAP", "2026-03-07T21:00:00-08:00"),
+            ("CALL", "2026-03-08T09:00:00-08:00"),
+            ("WRAP", "2026-03-08T17:00:00-08:00"),
+        ],
+    )
+    .await;
+    let submit = |week: &str| {
+        format!("mutation($c: ID!) {{ submitTimecard(input: {{crewMemberId: $c, weekEnding: \"{week}\", expectedVersion: 0}}) {{ timecard {{ status }} }} }}")
+    };
+    for week in ["2026-03-07", "2026-03-14"] {
+        let s = app
+            .gql_ok(Some(&o.crew_token), &submit(week), json!({ "c": c }))
+            .await;
+        assert_eq!(s["submitTimecard"]["timecard"]["status"], "SUBMITTED");
+    }
+    let day = app
+        .gql_ok(Some(&o.head), "query($c: ID!) { workDay(crewMemberId: $c, date: \"2026-03-07\") { punches { id kind version } } }", json!({ "c": c }))
+        .await;
+    let wrap = day["workDay"]["punches"][1].clone();
+    assert_eq!(wrap["kind"], "WRAP");
+    app.gql_ok(
+        Some(&o.head),
+        "mutation($p: ID!, $v: Int!) { correctPunch(input: {punchId: $p, at: \"2026-03-07T22:00:00-08:00\", expectedVersion: $v, reason: \"wrap per DPR\"}) { punch { version } } }",
+        json!({ "p": wrap["id"], "v": wrap["version"] }),
+    )
+    .await;
+    for week in ["2026-03-07", "2026-03-14"] {
+        let card = app
+            .gql_ok(
+                Some(&o.admin),
+                &format!("query($c: ID!) {{ timecard(crewMemberId: $c, weekEnding: \"{week}\") {{ status }} }}"),
+                json!({ "c": c }),
+            )
+            .await;
+        assert_eq!(card["timecard"]["status"], "DRAFT", "{week}");
+    }
+    let log = app
+        .gql_ok(
+            Some(&o.admin),
+            "query($p: ID!) { production(id: $p) { auditLog(first: 100) { edges { node { operation } } } } }",
+            json!({ "p": production_of(&app, &o.admin).await }),
+        )
+        .await;
+    let ops: Vec<&str> = log["production"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops[ops.len() - 3..],
+        [
+            "timecardReturnedToDraft",
+            "timecardReturnedToDraft",
+            "correctPunch"
+        ]
+    );
+}
