@@ -291,6 +291,42 @@ async fn concurrent_punches_for_one_person_are_checked_against_each_other() {
     assert_eq!(punch_rows(&app).await, 2);
 }
 
+#[tokio::test]
+async fn a_new_punch_takes_four_statements() {
+    let app = TestApp::spawn().await;
+    let (token, _, dept) = app.production_with_department().await;
+    let crew = app.crew(&token, &dept, "Gus").await;
+    app.punches(&token, &crew, &[("CALL", "2026-03-02T07:00:00-08:00")])
+        .await;
+    // The node's statements once it has deleted its published outbox rows, which it does off
+    // the request path (one DELETE per request here).
+    let settled = || async {
+        while app
+            .count_in_production("SELECT count(*) FROM {schema}.live_outbox")
+            .await
+            != 0
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        app.store().statement_count()
+    };
+    let vars =
+        json!({ "c": crew, "k": "WRAP", "at": "2026-03-02T18:00:00-08:00", "key": "gus-wrap" });
+    let before = settled().await;
+    let body = app.gql(Some(&token), PUNCH, vars.clone()).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    // The membership; the key's claim with the crew member's lock and the day; the punch with
+    // its weeks, the key's answer and the outbox row; the audit record. Then the sweep.
+    assert_eq!(settled().await - before, 4 + 1);
+    // A replay: the membership, the claim that finds the answer, the day it names and the
+    // outbox row of the event it announces again. Then the sweep.
+    let before = settled().await;
+    let again = app.gql(Some(&token), PUNCH, vars).await;
+    assert_eq!(again["data"], body["data"]);
+    assert_eq!(settled().await - before, 4 + 1);
+    assert_eq!(punch_rows(&app).await, 2);
+}
+
 const CORRECT: &str = "mutation($p: ID!, $at: DateTime, $v: Int!, $r: String!) { correctPunch(input: {punchId: $p, at: $at, expectedVersion: $v, reason: $r}) { punch { at version } } }";
 
 #[tokio::test]
