@@ -285,14 +285,7 @@ impl TenantTx {
             _ => self.day_for_punch(&punch, tz).await?,
         };
         check_new_punch(&day, &neighbours, &punch)?;
-        let new = Punch {
-            id: Uuid::now_v7(),
-            crew_member_id: punch.crew_member_id,
-            work_day_id: day.id,
-            kind: punch.kind,
-            at: stored_instant(punch.at)?,
-            version: 1,
-        };
+        let new = punch.on_day(day.id)?;
         let answer = serde_json::to_value(&new).map_err(Error::internal)?;
         let dates = touched_dates(day.date, punch.kind == PunchKind::Wrap);
         let mut values = punch_values(actor, &new);
@@ -436,14 +429,7 @@ impl TenantTx {
     ) -> Result<(Punch, WorkDayRecord)> {
         let (mut day, neighbours) = self.day_for_punch(&p, tz).await?;
         check_new_punch(&day, &neighbours, &p)?;
-        let new = Punch {
-            id: Uuid::now_v7(),
-            crew_member_id: p.crew_member_id,
-            work_day_id: day.id,
-            kind: p.kind,
-            at: stored_instant(p.at)?,
-            version: 1,
-        };
+        let new = p.on_day(day.id)?;
         let row = PunchRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!("{PUNCH_INSERT} RETURNING {PUNCH_COLUMNS}"),
@@ -1052,6 +1038,21 @@ fn stored_instant(at: DateTime<Utc>) -> Result<DateTime<Utc>> {
         .num_microseconds()
         .map(|us| epoch + chrono::TimeDelta::microseconds(us))
         .ok_or_else(|| Error::invalid("at", "is out of range"))
+}
+
+impl NewPunch {
+    /// The punch as it will be stored on the day `day`: a new id, its instant as the column
+    /// holds it, version 1.
+    fn on_day(&self, day: Uuid) -> Result<Punch> {
+        Ok(Punch {
+            id: Uuid::now_v7(),
+            crew_member_id: self.crew_member_id,
+            work_day_id: day,
+            kind: self.kind,
+            at: stored_instant(self.at)?,
+            version: 1,
+        })
+    }
 }
 
 /// A JSON column decoded, `None` when NULL.
