@@ -406,6 +406,24 @@ impl TestApp {
 
     /// Runs one SQL query in the schema of the (only or first) production of this test's
     /// database and returns the first column of the first row as i64.
+    /// Waits until the node has deleted the live events it published from the outbox (it does
+    /// so off the request path), failing the test if they are still there when the relay
+    /// would take them as left behind (3 s).
+    pub async fn outbox_swept(&self) {
+        let relay_age = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while self
+            .count_in_production("SELECT count(*) FROM {schema}.live_outbox")
+            .await
+            != 0
+        {
+            assert!(
+                std::time::Instant::now() < relay_age,
+                "the published event is still in the outbox when the relay would resend it"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn count_in_production(&self, sql: &str) -> i64 {
         let db = self.db().await;
         let sql = sql.replace("{schema}", &self.production_schema().await);

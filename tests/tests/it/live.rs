@@ -675,15 +675,7 @@ async fn an_event_left_in_the_outbox_by_a_dead_node_is_still_delivered() {
         .is_none());
     // The node that committed the punch published it and emptied its outbox: off the request
     // path, but before the relay would take the row as left behind (3 s).
-    let outbox = "SELECT count(*) FROM {schema}.live_outbox";
-    let relay_age = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    while app.count_in_production(outbox).await != 0 {
-        assert!(
-            std::time::Instant::now() < relay_age,
-            "the published event is still in the outbox when the relay would resend it"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.outbox_swept().await;
     let mut c = Client::connect(&app, "graphql-transport-ws").await;
     c.init(Some(&token)).await.expect("ack");
     c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
@@ -708,7 +700,11 @@ async fn an_event_left_in_the_outbox_by_a_dead_node_is_still_delivered() {
     let change = c.live().await;
     assert_eq!(change["kind"], "CHANGE", "{change}");
     assert_eq!(change["crew"][0]["version"], version + 1, "{change}");
-    assert_eq!(app.count_in_production(outbox).await, 0);
+    assert_eq!(
+        app.count_in_production("SELECT count(*) FROM {schema}.live_outbox")
+            .await,
+        0
+    );
 }
 
 /// Who holds a socket in the fan-out test, and what they may see.
@@ -832,18 +828,7 @@ async fn fan_out(
     times.sort();
     // The writing node deletes the published event off the request path: counted once it ran,
     // whether it ran before the last subscriber heard or after.
-    let relay_age = Instant::now() + Duration::from_secs(3);
-    while a
-        .count_in_production("SELECT count(*) FROM {schema}.live_outbox")
-        .await
-        != 0
-    {
-        assert!(
-            Instant::now() < relay_age,
-            "the published event is still in the outbox when the relay would resend it"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    a.outbox_swept().await;
     (
         a.store().statement_count() - before.0,
         b.store().statement_count() - before.1,

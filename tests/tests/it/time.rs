@@ -301,13 +301,7 @@ async fn a_new_punch_takes_four_statements() {
     // The node's statements once it has deleted its published outbox rows, which it does off
     // the request path (one DELETE per request here).
     let settled = || async {
-        while app
-            .count_in_production("SELECT count(*) FROM {schema}.live_outbox")
-            .await
-            != 0
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        app.outbox_swept().await;
         app.store().statement_count()
     };
     let vars =
