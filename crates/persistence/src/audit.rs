@@ -105,6 +105,7 @@ impl TenantTx {
         let actor = self.actor().cloned().unwrap_or_else(AuditActor::system);
         append(
             self.conn(),
+            TrailLock::Take,
             &actor,
             operation,
             entity_type,
@@ -196,8 +197,9 @@ impl TenantTx {
         after: Option<serde_json::Value>,
     ) -> Result<()> {
         let actor = self.actor().cloned().unwrap_or_else(AuditActor::system);
-        append_record(
+        append(
             self.conn(),
+            TrailLock::Held,
             &actor,
             operation,
             entity_type,
@@ -210,9 +212,18 @@ impl TenantTx {
     }
 }
 
+/// Whether an append takes [`AUDIT_LOCK`] first or its transaction holds it already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrailLock {
+    Take,
+    Held,
+}
+
+/// Appends one record, first taking the trail's lock unless `lock` says it is held.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn append<C: ConnectionTrait>(
     conn: &C,
+    lock: TrailLock,
     actor: &AuditActor,
     operation: &str,
     entity_type: &str,
@@ -221,37 +232,14 @@ pub(crate) async fn append<C: ConnectionTrait>(
     after: Option<serde_json::Value>,
     reason: Option<&str>,
 ) -> Result<()> {
-    conn.execute(Statement::from_string(
-        DbBackend::Postgres,
-        format!("SELECT {AUDIT_LOCK}"),
-    ))
-    .await
-    .map_err(db_err)?;
-    append_record(
-        conn,
-        actor,
-        operation,
-        entity_type,
-        entity_id,
-        before,
-        after,
-        reason,
-    )
-    .await
-}
-
-/// Appends one record; the transaction holds [`AUDIT_LOCK`].
-#[allow(clippy::too_many_arguments)]
-async fn append_record<C: ConnectionTrait>(
-    conn: &C,
-    actor: &AuditActor,
-    operation: &str,
-    entity_type: &str,
-    entity_id: Option<Uuid>,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-    reason: Option<&str>,
-) -> Result<()> {
+    if lock == TrailLock::Take {
+        conn.execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT {AUDIT_LOCK}"),
+        ))
+        .await
+        .map_err(db_err)?;
+    }
     // Microseconds: what timestamptz stores, so the hash input is the stored value.
     let now = Utc::now();
     let at = DateTime::<Utc>::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);

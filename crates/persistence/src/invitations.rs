@@ -160,6 +160,7 @@ impl Store {
         }
         crate::audit::append(
             &txn,
+            crate::audit::TrailLock::Take,
             &crate::audit::AuditActor {
                 kind: crate::audit::ActorKind::User,
                 id: Some(user.id),
