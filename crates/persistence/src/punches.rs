@@ -393,29 +393,19 @@ impl TenantTx {
     }
 
     /// Locks the crew member for the rest of the transaction (every change to their time is
-    /// serialised by it), bumps the `time_version` that keys their cached timelines and live
-    /// state, and answers their row as it is after the bump: a punch reads and locks the crew
-    /// member in one statement.
-    async fn lock_crew_member(&self, crew: Uuid) -> Result<CrewMember> {
-        let row = crate::crew::CrewRow::find_by_statement(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!(
-                "UPDATE crew_members SET time_version = time_version + 1 WHERE id = $1 \
-                 RETURNING {}",
-                crate::crew::CREW_COLUMNS
-            ),
-            [crew.into()],
-        ))
-        .one(self.conn())
-        .await
-        .map_err(db_err)?;
-        row.map(CrewMember::from)
-            .ok_or(Error::NotFound("crew member"))
-    }
-
-    /// `lock_crew_member` where the row is not needed.
+    /// serialised by it) and bumps the `time_version` that keys their cached timelines and live
+    /// state. A new punch does the same in its first statement (`PUNCH_READ`).
     async fn lock_crew(&self, crew: Uuid) -> Result<()> {
-        self.lock_crew_member(crew).await.map(|_| ())
+        let row = self
+            .conn()
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE crew_members SET time_version = time_version + 1 WHERE id = $1 RETURNING 1",
+                [crew.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        row.map(|_| ()).ok_or(Error::NotFound("crew member"))
     }
 
     /// Inserts a punch for a crew member the transaction has locked (`lock_crew`); returns it
@@ -500,15 +490,8 @@ impl TenantTx {
         let Some(row) = self.conn().query_one(statement).await.map_err(db_err)? else {
             return Ok(None);
         };
-        let day = DayRow {
-            id: row.try_get("", "id").map_err(db_err)?,
-            crew_member_id: row.try_get("", "crew_member_id").map_err(db_err)?,
-            work_date: row.try_get("", "work_date").map_err(db_err)?,
-            day_type: row.try_get("", "day_type").map_err(db_err)?,
-            version: row.try_get("", "version").map_err(db_err)?,
-        };
         let read = DayRead {
-            day,
+            day: DayRow::from_query_result(&row, "").map_err(db_err)?,
             punches: json_column(&row, "punches")?.unwrap_or_default(),
             neighbours: json_column(&row, "neighbours")?.unwrap_or_default(),
         };
