@@ -1098,8 +1098,8 @@ pub struct RecordedPunch {
 /// a CALL's new day id and local date (`$6`, `$7`) or the punch's instant (`$6`). It claims the
 /// key; when the claim is new, locks the crew member (bumping `time_version`) and creates a
 /// CALL's day. It answers whether it claimed, an earlier answer under the key as the snapshot
-/// has it, the crew member, their `time_version` as the snapshot had it, and the day with its
-/// neighbours.
+/// has it, the crew member, their `time_version` as the snapshot had it, and (for a new claim
+/// only: a replay reads the day its answer names) the day with its neighbours.
 static PUNCH_READ: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
     let read = |day: String| {
         format!(
@@ -1113,7 +1113,7 @@ static PUNCH_READ: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|
              SELECT (SELECT count(*) FROM claim) AS claimed, k.request_hash AS stored_hash, \
                k.response AS stored_response, (SELECT time_version FROM seen) AS seen_version, \
                (SELECT row_to_json(c) FROM crew c) AS crew, \
-               (SELECT row_to_json(x) FROM ({DAY_READ}) x) AS day \
+               (SELECT row_to_json(x) FROM ({DAY_READ}) x WHERE EXISTS (SELECT 1 FROM lock)) AS day \
              FROM (SELECT 1) one LEFT JOIN {TENANT_TABLE} k \
                ON k.actor_id = $1 AND k.operation = $2 AND k.key = $3",
             claim = claim_sql(TENANT_TABLE),
