@@ -200,8 +200,8 @@ impl Report {
         }
         if let Some(f) = self.json.get("fan_out") {
             println!(
-                "fan-out: {} subscribers over 2 nodes, {} punches: last subscriber p50 {} ms, p99 {} ms; every delivery p99 {} ms; dropped {}",
-                f["subscribers"], f["punches"], f["last_p50_ms"], f["last_p99_ms"], f["all_p99_ms"], f["dropped"]
+                "fan-out: {} subscribers over 2 nodes, {} punches: punch answered p50 {} ms; first delivery p50 {} ms, p99 {} ms; last subscriber p50 {} ms, p99 {} ms; every delivery p99 {} ms; dropped {}",
+                f["subscribers"], f["punches"], f["punch_p50_ms"], f["first_p50_ms"], f["first_p99_ms"], f["last_p50_ms"], f["last_p99_ms"], f["all_p99_ms"], f["dropped"]
             );
         }
         if let Some(Value::Object(mixes)) = self.json.get("mix") {

@@ -316,6 +316,11 @@ const LIVE: &str = "subscription Live($p: ID!, $d: NaiveDate!, $dep: ID) {
 pub struct FanOut {
     pub subscribers: usize,
     pub punches: usize,
+    /// The punch's own answer, from request to response.
+    pub punch_p50_ms: f64,
+    /// The first delivery to any subscriber.
+    pub first_p50_ms: f64,
+    pub first_p99_ms: f64,
     pub last_p50_ms: f64,
     pub last_p99_ms: f64,
     pub all_p50_ms: f64,
@@ -420,6 +425,8 @@ pub async fn fan_out(
     // The measured part starts here (scripts/profile.sh samples from this line on).
     eprintln!("bench: fan-out: every subscriber has its snapshot; punching");
     let http = http_client(2)?;
+    let mut punched = histogram();
+    let mut first = histogram();
     let mut last = histogram();
     let mut all = histogram();
     let mut dropped = 0u64;
@@ -433,8 +440,10 @@ pub async fn fan_out(
             json!({ "c": c.gid, "k": kind, "at": when, "key": format!("bench-fanout-{}", c.uuid.simple()) }),
         )
         .await?;
+        let _ = punched.record(t0.elapsed().as_micros().max(1) as u64);
         let mut seen = vec![false; subscribers];
         let mut got = 0usize;
+        let mut earliest: Option<Instant> = None;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut latest = t0;
         while got < subscribers {
@@ -443,6 +452,7 @@ pub async fn fan_out(
                     seen[s] = true;
                     got += 1;
                     latest = latest.max(when);
+                    earliest = Some(earliest.map_or(when, |e| e.min(when)));
                     let _ = all.record(when.duration_since(t0).as_micros().max(1) as u64);
                 }
                 Ok(Some(_)) => {}
@@ -455,6 +465,9 @@ pub async fn fan_out(
             latest = Instant::now();
         }
         let _ = last.record(latest.duration_since(t0).as_micros().max(1) as u64);
+        if let Some(e) = earliest {
+            let _ = first.record(e.duration_since(t0).as_micros().max(1) as u64);
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for t in tasks {
@@ -463,6 +476,9 @@ pub async fn fan_out(
     Ok(FanOut {
         subscribers,
         punches,
+        punch_p50_ms: ms(&punched, 0.5),
+        first_p50_ms: ms(&first, 0.5),
+        first_p99_ms: ms(&first, 0.99),
         last_p50_ms: ms(&last, 0.5),
         last_p99_ms: ms(&last, 0.99),
         all_p50_ms: ms(&all, 0.5),
