@@ -132,8 +132,8 @@ pub struct AppState {
     pub redis: Option<Arc<crewtime_realtime::RedisHealth>>,
     /// Live events: in-process, and across nodes through Redis when it is configured.
     pub bus: crewtime_realtime::Bus,
-    /// Live computations shared by the node's subscriptions.
-    pub(crate) live: Arc<crate::schema::LiveFlights>,
+    /// The node's live subscriptions' shared computations and watched dates.
+    pub(crate) live: Arc<crate::schema::LiveNode>,
     /// Deletes published live events from the outbox, off the request path.
     pub(crate) outbox: Arc<crate::outbox_sweep::OutboxSweeper>,
     /// Parsed documents of the queries this node was sent recently.
@@ -170,6 +170,8 @@ impl AppState {
             .protections
             .then(|| Arc::new(Quotas::new(&config.quotas)));
         let outbox = Arc::new(crate::outbox_sweep::OutboxSweeper::new(store.clone()));
+        let live = Arc::new(crate::schema::LiveNode::default());
+        bus.prepare_with(live.preparer(store.clone(), config.live_meal_warning_lead));
         Self {
             store,
             config,
@@ -180,7 +182,7 @@ impl AppState {
             quotas,
             redis,
             bus,
-            live: Arc::default(),
+            live,
             outbox,
             parsed: Arc::new(crate::parsed::ParsedQueries::new(PARSED_QUERIES_KEPT)),
         }

@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -18,6 +19,8 @@ use crate::RedisHealth;
 const CHANNEL: &str = "crewtime:live:events";
 /// Per production; a subscriber further behind than this gets `Resync`.
 const CAPACITY: usize = 256;
+/// How long an event's preparation may hold back its delivery.
+const PREPARE_AT_MOST: Duration = Duration::from_secs(2);
 
 /// What changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +66,11 @@ pub enum BusMessage {
     Resync,
 }
 
+/// Work a node does for an event before it wakes the event's subscribers (see
+/// [`Bus::prepare_with`]); it is given the event and the moment it reached this node, and
+/// returns `None` when there is nothing to do.
+pub type Prepare = Arc<dyn Fn(Event, Instant) -> Option<BoxFuture<'static, ()>> + Send + Sync>;
+
 #[derive(Serialize, Deserialize)]
 struct Wire {
     node: Uuid,
@@ -81,6 +89,7 @@ struct Inner {
     channels: Mutex<HashMap<Uuid, broadcast::Sender<(BusMessage, Instant)>>>,
     redis: Option<Arc<RedisHealth>>,
     subscriber_up: AtomicBool,
+    prepare: OnceLock<Prepare>,
 }
 
 /// One subscriber's receiver. `recv` never ends and never reports an error: a lag becomes
@@ -95,9 +104,10 @@ impl LiveReceiver {
         self.recv_stamped().await.0
     }
 
-    /// The next message and when this node delivered it: a read of the database that begins
+    /// The next message and when it reached this node: a read of the database that begins
     /// after that moment sees the change the message announces (it was committed before it was
-    /// published), so subscribers of one node can share such a read.
+    /// published), so subscribers of one node can share such a read (and the one the node's
+    /// [`Prepare`] began before waking them).
     pub async fn recv_stamped(&mut self) -> (BusMessage, Instant) {
         loop {
             match self.rx.recv().await {
@@ -138,6 +148,7 @@ impl Bus {
                 channels: Mutex::default(),
                 redis,
                 subscriber_up: AtomicBool::new(false),
+                prepare: OnceLock::new(),
             }),
         }
     }
@@ -159,7 +170,32 @@ impl Bus {
         }
     }
 
-    fn deliver(&self, message: BusMessage, production: Uuid) {
+    /// Has `prepare` run for each event that reaches this node before its subscribers are
+    /// woken, so what they all need can be read once while they sleep rather than by the first
+    /// of hundreds woken at once. Events then reach subscribers in the order their preparations
+    /// finish, which may differ from the order they came in; an event is a notification to
+    /// re-read current state, so the order does not matter. Set once; later calls are ignored.
+    pub fn prepare_with(&self, prepare: Prepare) {
+        let _ = self.inner.prepare.set(prepare);
+    }
+
+    /// An event reached this node: prepared (when the node prepares events), then delivered.
+    fn arrive(&self, event: Event) {
+        let received = Instant::now();
+        match self.inner.prepare.get().and_then(|p| p(event, received)) {
+            Some(prepared) => {
+                let bus = self.clone();
+                tokio::spawn(async move {
+                    // However it goes, the subscribers hear of the event.
+                    let _ = tokio::time::timeout(PREPARE_AT_MOST, prepared).await;
+                    bus.deliver(BusMessage::Event(event), event.production, received);
+                });
+            }
+            None => self.deliver(BusMessage::Event(event), event.production, received),
+        }
+    }
+
+    fn deliver(&self, message: BusMessage, production: Uuid, received: Instant) {
         // No channel, or no receivers, is not an error: nobody watches this production here.
         let sender = self
             .inner
@@ -169,7 +205,7 @@ impl Bus {
             .get(&production)
             .cloned();
         if let Some(sender) = sender {
-            let _ = sender.send((message, Instant::now()));
+            let _ = sender.send((message, received));
         }
     }
 
@@ -192,7 +228,7 @@ impl Bus {
     /// logged and counted, and the event still reaches this node's subscribers.
     pub async fn publish(&self, event: Event) {
         metrics::counter!("crewtime_live_events_published_total").increment(1);
-        self.deliver(BusMessage::Event(event), event.production);
+        self.arrive(event);
         let Some(redis) = &self.inner.redis else {
             return;
         };
@@ -283,7 +319,7 @@ impl Bus {
         // This node delivered its own events when it published them.
         if wire.node != self.inner.node {
             metrics::counter!("crewtime_live_events_received_total").increment(1);
-            self.deliver(BusMessage::Event(wire.event), wire.event.production);
+            self.arrive(wire.event);
         }
     }
 }
@@ -313,6 +349,38 @@ mod tests {
         let other = event(b);
         bus.publish(other).await;
         assert_eq!(rb.recv().await, BusMessage::Event(other));
+    }
+
+    #[tokio::test]
+    async fn an_event_reaches_subscribers_after_its_preparation() {
+        let bus = Bus::local();
+        let p = Uuid::new_v4();
+        let mut rx = bus.subscribe(p);
+        let prepared = Arc::new(AtomicBool::new(false));
+        let flag = prepared.clone();
+        bus.prepare_with(Arc::new(move |e: Event, _| {
+            // Only this production's events need preparing here.
+            (e.production == p).then(|| {
+                let flag = flag.clone();
+                Box::pin(async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    flag.store(true, Ordering::SeqCst);
+                }) as BoxFuture<'static, ()>
+            })
+        }));
+        let e = event(p);
+        bus.publish(e).await;
+        assert_eq!(rx.recv().await, BusMessage::Event(e));
+        assert!(prepared.load(Ordering::SeqCst), "delivered before prepared");
+        // An event with nothing to prepare is delivered at once.
+        let other = Uuid::new_v4();
+        let mut rx_other = bus.subscribe(other);
+        let e = event(other);
+        bus.publish(e).await;
+        assert_eq!(
+            rx_other.rx.try_recv().map(|(m, _)| m),
+            Ok(BusMessage::Event(e))
+        );
     }
 
     #[tokio::test]

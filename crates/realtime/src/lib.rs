@@ -3,15 +3,16 @@
 //! tells live subscriptions a crew member's time changed.
 //!
 //! The bus is an in-process hub (one tokio broadcast channel per production) and, when Redis is
-//! configured, a Redis pub/sub fan-out across nodes: a node delivers its own events locally at
-//! once and publishes them to Redis; one supervised subscriber task per node feeds what the
-//! other nodes publish into the local hub. Events are notifications, not data: a subscriber
+//! configured, a Redis pub/sub fan-out across nodes: a node publishes its own events to Redis and
+//! delivers them locally; one supervised subscriber task per node feeds what the other nodes
+//! publish into the local hub. Before an event wakes a node's subscribers, the node may prepare
+//! it (read what they will all need) through the hook its API layer sets. Events are notifications, not data: a subscriber
 //! re-reads the crew member's current state, so a lost or duplicated event heals on the next
 //! one, and a subscriber that may have missed some (lagged, or Redis was away) gets `Resync`.
 
 mod bus;
 
-pub use bus::{Bus, BusMessage, Event, EventKind, LiveReceiver};
+pub use bus::{Bus, BusMessage, Event, EventKind, LiveReceiver, Prepare};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

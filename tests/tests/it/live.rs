@@ -2,6 +2,7 @@
 //! changes in order, a timer warning with no punch, authorisation per subscription, refused
 //! init, and a punch on one node reaching a subscriber on another through Redis.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -160,6 +161,70 @@ async fn snapshot_then_one_change_per_punch_in_order() {
         assert!(v > version, "versions grow: {v} after {version}");
         version = v;
     }
+}
+
+/// Subscribers that see the same message through the same operation share one rendering of it;
+/// another operation (another selection) gets its own, in its own shape.
+#[tokio::test]
+async fn a_rendering_is_shared_only_by_subscriptions_of_the_same_operation() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let ann = app.crew(&token, &dept, "Ann").await;
+    app.punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
+        .await;
+    let same = json!({ "p": production, "d": "2026-03-02", "dep": dept });
+    let mut first = Client::connect(&app, "graphql-transport-ws").await;
+    first.init(Some(&token)).await.expect("ack");
+    first.subscribe("full", same.clone()).await;
+    first
+        .send(json!({
+            "id": "narrow",
+            "type": "subscribe",
+            "payload": {
+                "query": "subscription($p: ID!, $d: NaiveDate!, $dep: ID) { liveHours(productionId: $p, date: $d, departmentId: $dep) { kind crew { name status } } }",
+                "variables": same,
+            }
+        }))
+        .await;
+    let mut second = Client::connect(&app, "graphql-transport-ws").await;
+    second.init(Some(&token)).await.expect("ack");
+    second.subscribe("full", same.clone()).await;
+    let mut snapshots = HashMap::new();
+    for _ in 0..2 {
+        let (id, m) = first.live_with_id().await;
+        snapshots.insert(id, m);
+    }
+    let (_, theirs) = second.live_with_id().await;
+    assert_eq!(
+        snapshots["full"], theirs,
+        "the same operation, the same snapshot"
+    );
+    assert_eq!(
+        snapshots["narrow"],
+        json!({ "kind": "SNAPSHOT", "crew": [{ "name": "Ann", "status": "ON_CLOCK" }] })
+    );
+
+    let shared = "crewtime_live_renders_shared_total";
+    let before = app.metric(shared).await;
+    app.punch(&token, &ann, "MEAL_OUT", "2026-03-02T13:00:00-08:00")
+        .await;
+    let mut changes = HashMap::new();
+    for _ in 0..2 {
+        let (id, m) = first.live_with_id().await;
+        changes.insert(id, m);
+    }
+    let (_, theirs) = second.live_with_id().await;
+    assert_eq!(changes["full"], theirs);
+    let state = &theirs["crew"][0];
+    assert_eq!(theirs["kind"], "CHANGE", "{theirs}");
+    assert_eq!(state["status"], "AT_MEAL", "{theirs}");
+    assert_eq!(state["name"], "Ann", "{theirs}");
+    assert_eq!(
+        changes["narrow"],
+        json!({ "kind": "CHANGE", "crew": [{ "name": "Ann", "status": "AT_MEAL" }] })
+    );
+    // Of the three renderings of the change, the two of the same operation were one.
+    assert_eq!(app.metric(shared).await - before, 1.0);
 }
 
 #[tokio::test]

@@ -2,11 +2,17 @@
 //! is shot. A snapshot first, then the whole current state of a crew member each time their time
 //! changes, resyncs when events may have been missed, and warnings raised by timers.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
-use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::{
+    Context, ContextSelectionSet, Enum, OutputType, Positioned, ServerResult, SimpleObject,
+    Subscription, Value, ID,
+};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crewtime_domain::crew::CrewMember as DomainCrew;
 use crewtime_domain::payroll::{price_week, rules_on, WeekInputs, WorkedDay};
@@ -71,7 +77,7 @@ pub(crate) enum LiveWarningKind {
 }
 
 /// One crew member's day as it stands.
-#[derive(SimpleObject, Clone)]
+#[derive(SimpleObject, Clone, PartialEq)]
 pub(crate) struct LiveCrewState {
     crew_member_id: ID,
     name: String,
@@ -94,7 +100,7 @@ pub(crate) struct LiveCrewState {
     version: i32,
 }
 
-#[derive(SimpleObject, Clone)]
+#[derive(SimpleObject, Clone, PartialEq)]
 pub(crate) struct LiveWarning {
     kind: LiveWarningKind,
     crew_member_id: ID,
@@ -102,11 +108,85 @@ pub(crate) struct LiveWarning {
     at: DateTime<Utc>,
 }
 
-#[derive(SimpleObject, Clone)]
+#[derive(SimpleObject, Clone, PartialEq)]
 pub(crate) struct LiveHoursMessage {
     kind: LiveHoursKind,
     crew: Vec<LiveCrewState>,
     warning: Option<LiveWarning>,
+}
+
+/// What decides how a socket's operation renders a message besides the message itself: its
+/// query text, variables and operation name. The WebSocket layer puts it in each operation's
+/// data.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct OperationKey(pub Arc<str>);
+
+/// The most renderings one computation keeps: one per distinct operation and view in practice.
+const MAX_RENDERS: usize = 8;
+
+/// Messages of one shared computation as subscribers' operations rendered them. Subscribers
+/// that see the same message through the same operation (every department head watching the
+/// same department from the same app) get one rendering, cloned, instead of resolving it
+/// field by field each: resolving was the largest part of a node's work per delivery after the
+/// socket writes.
+#[derive(Default)]
+pub(crate) struct Renders(Mutex<Vec<(OperationKey, LiveHoursMessage, Value)>>);
+
+impl Renders {
+    fn find(&self, op: &OperationKey, message: &LiveHoursMessage) -> Option<Value> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .find(|(o, m, _)| o == op && m == message)
+            .map(|(_, _, v)| v.clone())
+    }
+
+    fn keep(&self, op: &OperationKey, message: &LiveHoursMessage, value: &Value) {
+        let mut renders = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if renders.len() < MAX_RENDERS {
+            renders.push((op.clone(), message.clone(), value.clone()));
+        }
+    }
+}
+
+/// A message on its way to one subscriber, with the renderings it may share. In the schema it
+/// is a `LiveHoursMessage`.
+pub(crate) struct LiveFrame {
+    message: LiveHoursMessage,
+    renders: Option<Arc<Renders>>,
+}
+
+impl OutputType for LiveFrame {
+    fn type_name() -> Cow<'static, str> {
+        LiveHoursMessage::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        LiveHoursMessage::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let shared = self.renders.as_ref().zip(ctx.data_opt::<OperationKey>());
+        if let Some((renders, op)) = shared {
+            if let Some(value) = renders.find(op, &self.message) {
+                metrics::counter!("crewtime_live_renders_shared_total").increment(1);
+                return Ok(value);
+            }
+        }
+        let value = OutputType::resolve(&self.message, ctx, field).await?;
+        if let Some((renders, op)) = shared {
+            renders.keep(op, &self.message, &value);
+        }
+        Ok(value)
+    }
 }
 
 /// The warnings a crew member's state is due to raise: shared by every subscriber watching them.
@@ -123,6 +203,8 @@ struct SharedState {
 /// A computation shared by the subscriptions of a node.
 pub(crate) struct LiveComputation {
     crew: Vec<SharedState>,
+    /// Its messages as subscribers rendered them.
+    renders: Arc<Renders>,
     /// The roster reached `MAX_ROSTER`: a caller who sees only some crew may miss some of
     /// theirs in it, and reads their own instead.
     truncated: bool,
@@ -148,6 +230,147 @@ pub(crate) enum LiveKey {
 /// The node's shared live computations (see `crate::live_cache`).
 pub(crate) type LiveFlights = SharedFlights<LiveKey, LiveComputation>;
 
+/// Events prepared at once at most; an event that finds them all busy wakes its subscribers
+/// unprepared (each then joins or runs the computation itself, as without preparing).
+const PREPARING_AT_MOST: usize = 4;
+/// Watched dates of one production an event is prepared for at most.
+const PREPARED_DATES_AT_MOST: usize = 4;
+
+/// The node's live subscriptions' shared state: their computations, and which dates of which
+/// productions they watch, which is what the node prepares for an event before the bus wakes
+/// them (see [`LiveNode::preparer`]).
+pub(crate) struct LiveNode {
+    flights: LiveFlights,
+    watched: Mutex<HashMap<Uuid, WatchedDates>>,
+    preparing: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for LiveNode {
+    fn default() -> Self {
+        Self {
+            flights: LiveFlights::default(),
+            watched: Mutex::default(),
+            preparing: Arc::new(tokio::sync::Semaphore::new(PREPARING_AT_MOST)),
+        }
+    }
+}
+
+/// The dates of one production this node's subscriptions watch, each with how many watch it.
+struct WatchedDates {
+    production: Production,
+    dates: HashMap<NaiveDate, usize>,
+}
+
+/// One subscription's place among the watchers of its date; given back when dropped.
+struct Watching {
+    node: Arc<LiveNode>,
+    production: Uuid,
+    date: NaiveDate,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let mut watched = self.node.watched_map();
+        if let Some(w) = watched.get_mut(&self.production) {
+            if let Some(n) = w.dates.get_mut(&self.date) {
+                *n -= 1;
+                if *n == 0 {
+                    w.dates.remove(&self.date);
+                }
+            }
+            if w.dates.is_empty() {
+                watched.remove(&self.production);
+            }
+        }
+    }
+}
+
+impl LiveNode {
+    fn watched_map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, WatchedDates>> {
+        self.watched
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn watch(self: &Arc<Self>, production: &Production, date: NaiveDate) -> Watching {
+        *self
+            .watched_map()
+            .entry(production.id)
+            .or_insert_with(|| WatchedDates {
+                production: production.clone(),
+                dates: HashMap::new(),
+            })
+            .dates
+            .entry(date)
+            .or_default() += 1;
+        Watching {
+            node: self.clone(),
+            production: production.id,
+            date,
+        }
+    }
+
+    /// The bus's [`crewtime_realtime::Prepare`] for this node: for an event of a production
+    /// watched here, computes the crew member's state on each watched date, as the shared
+    /// computation every subscription woken by the event then joins. Without it, the first of
+    /// hundreds of subscriptions woken at once began the read, and each of its round trips
+    /// waited behind the others' wake-ups.
+    pub(crate) fn preparer(
+        self: &Arc<Self>,
+        store: Store,
+        meal_warning_lead: std::time::Duration,
+    ) -> crewtime_realtime::Prepare {
+        let node = self.clone();
+        let lead = Duration::from_std(meal_warning_lead).unwrap_or(Duration::minutes(15));
+        Arc::new(move |event, received| {
+            let (production, dates) = {
+                let watched = node.watched_map();
+                let w = watched.get(&event.production)?;
+                let dates: Vec<NaiveDate> = w
+                    .dates
+                    .keys()
+                    .copied()
+                    .take(PREPARED_DATES_AT_MOST)
+                    .collect();
+                (w.production.clone(), dates)
+            };
+            let permit = node.preparing.clone().try_acquire_owned().ok()?;
+            let node = node.clone();
+            let store = store.clone();
+            Some(Box::pin(async move {
+                let _permit = permit;
+                let fresh = FreshAfter {
+                    instant: Some(received),
+                    utc: None,
+                };
+                let ids = [event.crew_member];
+                for date in dates {
+                    let key = LiveKey::Crew {
+                        production: production.id,
+                        date,
+                        crew: event.crew_member,
+                    };
+                    // A failure is left to the subscriptions: a failed computation is never
+                    // joined, so each reads for itself and reports what it gets.
+                    let _ = node
+                        .flights
+                        .get(&key, fresh, || {
+                            compute(&store, &production, date, Whom::Ids(&ids), lead)
+                        })
+                        .await;
+                }
+            }))
+        })
+    }
+}
+
+/// A shared computation as one subscriber sees it, and where its messages' renderings are kept
+/// (none for a computation of this subscriber's own).
+struct Viewed {
+    crew: Vec<Computed>,
+    renders: Option<Arc<Renders>>,
+}
+
 /// A state as one subscriber sees it, with what its timers need.
 struct Computed {
     id: Uuid,
@@ -167,7 +390,7 @@ struct Watch {
     date: NaiveDate,
     department: Option<Uuid>,
     store: Store,
-    flights: Arc<LiveFlights>,
+    node: Arc<LiveNode>,
     meal_warning_lead: Duration,
 }
 
@@ -185,7 +408,7 @@ impl LiveSubscription {
         production_id: ID,
         date: NaiveDate,
         department_id: Option<ID>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LiveHoursMessage>>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LiveFrame>>> {
         let rc = RequestCtx::get(ctx);
         let expiry = ctx
             .data_opt::<ConnectionExpiry>()
@@ -223,13 +446,14 @@ impl LiveSubscription {
             date,
             department,
             store: rc.store.clone(),
-            flights: rc.live.clone(),
+            node: rc.live.clone(),
             meal_warning_lead: Duration::from_std(rc.config.live_meal_warning_lead)
                 .unwrap_or(Duration::minutes(15)),
         };
         // Subscribe before reading the snapshot: a change committed in between is then both in
         // the snapshot and delivered as an event, never in neither.
         let receiver = rc.bus.subscribe(production);
+        let watching = watch.node.watch(watch.access.production(), date);
         let snapshot = watch.everyone(Instant::now()).await.gql()?;
         let mut live = Live {
             watch,
@@ -239,10 +463,16 @@ impl LiveSubscription {
             watched: HashMap::new(),
             fired: HashSet::new(),
             ended: false,
+            _watching: watching,
             _counted: Counted::new(),
         };
-        live.remember(&snapshot);
-        let first = message(LiveHoursKind::Snapshot, &snapshot, None);
+        live.remember(&snapshot.crew);
+        let first = message(
+            LiveHoursKind::Snapshot,
+            &snapshot.crew,
+            None,
+            snapshot.renders,
+        );
         // The subscription is this stream and nothing else (no task, no channel): it reads
         // only when the socket takes its next message, and dropping it (the client went away
         // or stopped the subscription) ends it.
@@ -285,6 +515,7 @@ struct Live {
     /// Never the same warning twice for the same moment, whatever reloads happen.
     fired: HashSet<(Uuid, LiveWarningKind, DateTime<Utc>)>,
     ended: bool,
+    _watching: Watching,
     _counted: Counted,
 }
 
@@ -303,7 +534,7 @@ impl Live {
 
     /// The next message: waits for a change, a resync or a warning; the credential's expiry
     /// or a failed read ends the subscription with an error.
-    async fn next(&mut self) -> async_graphql::Result<LiveHoursMessage> {
+    async fn next(&mut self) -> async_graphql::Result<LiveFrame> {
         let result = self.next_message().await;
         if result.is_err() {
             self.ended = true;
@@ -311,7 +542,7 @@ impl Live {
         result
     }
 
-    async fn next_message(&mut self) -> async_graphql::Result<LiveHoursMessage> {
+    async fn next_message(&mut self) -> async_graphql::Result<LiveFrame> {
         loop {
             let next_warning = self
                 .watched
@@ -361,13 +592,18 @@ impl Live {
                         utc: Some(at),
                     };
                     let now = self.watch.one(id, fresh).await.map_err(ended)?;
-                    self.remember(&now);
+                    self.remember(&now.crew);
                     let warning = LiveWarning {
                         kind,
                         crew_member_id: crew_id(self.watch.access.production().id, id),
                         at,
                     };
-                    return Ok(message(LiveHoursKind::Warning, &now, Some(warning)));
+                    return Ok(message(
+                        LiveHoursKind::Warning,
+                        &now.crew,
+                        Some(warning),
+                        now.renders,
+                    ));
                 }
                 Step::Change(id, delivered) => {
                     let fresh = FreshAfter {
@@ -378,6 +614,7 @@ impl Live {
                     // Events may repeat (and the snapshot may already hold one): only a newer
                     // version is news.
                     let fresh: Vec<Computed> = now
+                        .crew
                         .into_iter()
                         .filter(|c| {
                             self.watched
@@ -387,13 +624,13 @@ impl Live {
                         .collect();
                     if !fresh.is_empty() {
                         self.remember(&fresh);
-                        return Ok(message(LiveHoursKind::Change, &fresh, None));
+                        return Ok(message(LiveHoursKind::Change, &fresh, None, now.renders));
                     }
                 }
                 Step::Resync(delivered) => {
                     let all = self.watch.everyone(delivered).await.map_err(ended)?;
-                    self.remember(&all);
-                    return Ok(message(LiveHoursKind::Resync, &all, None));
+                    self.remember(&all.crew);
+                    return Ok(message(LiveHoursKind::Resync, &all.crew, None, all.renders));
                 }
             }
         }
@@ -416,19 +653,23 @@ fn message(
     kind: LiveHoursKind,
     computed: &[Computed],
     warning: Option<LiveWarning>,
-) -> LiveHoursMessage {
+    renders: Option<Arc<Renders>>,
+) -> LiveFrame {
     metrics::counter!("crewtime_live_messages_total").increment(1);
-    LiveHoursMessage {
-        kind,
-        crew: computed.iter().map(|c| c.state.clone()).collect(),
-        warning,
+    LiveFrame {
+        message: LiveHoursMessage {
+            kind,
+            crew: computed.iter().map(|c| c.state.clone()).collect(),
+            warning,
+        },
+        renders,
     }
 }
 
 impl Watch {
     /// Everyone watched, read after `fresh`: the node's shared roster, as this caller may see
     /// it.
-    async fn everyone(&self, fresh: Instant) -> Result<Vec<Computed>> {
+    async fn everyone(&self, fresh: Instant) -> Result<Viewed> {
         let production = self.access.production();
         let key = LiveKey::Roster {
             production: production.id,
@@ -439,7 +680,7 @@ impl Watch {
             instant: Some(fresh),
             utc: None,
         };
-        let shared = Box::pin(self.flights.get(&key, fresh, || {
+        let shared = Box::pin(self.node.flights.get(&key, fresh, || {
             compute(
                 &self.store,
                 production,
@@ -459,14 +700,17 @@ impl Watch {
                 self.meal_warning_lead,
             ))
             .await?;
-            return Ok(self.view(&own));
+            return Ok(Viewed {
+                crew: self.view(&own),
+                renders: None,
+            });
         }
-        Ok(self.view(&shared))
+        Ok(self.shared_view(&shared))
     }
 
     /// One crew member's current state (nothing if this caller may not read them), read
     /// after `fresh`.
-    async fn one(&self, crew: Uuid, fresh: FreshAfter) -> Result<Vec<Computed>> {
+    async fn one(&self, crew: Uuid, fresh: FreshAfter) -> Result<Viewed> {
         let production = self.access.production();
         let key = LiveKey::Crew {
             production: production.id,
@@ -474,7 +718,7 @@ impl Watch {
             crew,
         };
         let ids = [crew];
-        let shared = Box::pin(self.flights.get(&key, fresh, || {
+        let shared = Box::pin(self.node.flights.get(&key, fresh, || {
             compute(
                 &self.store,
                 production,
@@ -484,7 +728,14 @@ impl Watch {
             )
         }))
         .await?;
-        Ok(self.view(&shared))
+        Ok(self.shared_view(&shared))
+    }
+
+    fn shared_view(&self, computation: &LiveComputation) -> Viewed {
+        Viewed {
+            crew: self.view(computation),
+            renders: Some(computation.renders.clone()),
+        }
     }
 
     /// A shared computation as this subscriber may see it: only crew whose time it may read,
@@ -774,6 +1025,7 @@ async fn compute(
     }
     Ok(LiveComputation {
         crew: out,
+        renders: Arc::default(),
         truncated,
     })
 }

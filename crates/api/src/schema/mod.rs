@@ -45,7 +45,7 @@ pub(crate) use time::WeekTimelines;
 pub type CrewtimeSchema = Schema<Query, Mutation, Subscription>;
 
 pub use live::spawn_outbox_relay;
-pub(crate) use live::{ConnectionExpiry, LiveFlights};
+pub(crate) use live::{ConnectionExpiry, LiveNode, OperationKey};
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(live::LiveSubscription);
@@ -92,8 +92,8 @@ pub(crate) struct RequestCtx {
     quotas: Option<Arc<Quotas>>,
     /// Where committed changes are announced to live subscriptions.
     pub bus: crewtime_realtime::Bus,
-    /// The node's live computations, shared by its subscriptions.
-    pub live: Arc<LiveFlights>,
+    /// The node's live subscriptions' shared computations and watched dates.
+    pub live: Arc<LiveNode>,
     /// Where published live events are queued for deletion from the outbox.
     pub outbox: Arc<crate::outbox_sweep::OutboxSweeper>,
 }
