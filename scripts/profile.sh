@@ -22,8 +22,8 @@ source .data/env
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # The phase line the bench prints when the scenario's load starts, and how long its warm-up
-# lasts after it (3 s; fan-out has none: its punches start once every subscriber has its
-# snapshot, and last about 2 s, so it is sampled for 2 s at a higher rate).
+# lasts after it (3 s; fan-out's line comes after its untimed warm-up round of punches, and
+# its timed round lasts about 3 s, so it is sampled for 2 s at a higher rate).
 warmup=5
 freq=299
 case "$scenario" in
@@ -31,7 +31,7 @@ case "$scenario" in
   week) marker="department week" ;;
   punch) marker="recordPunch vs pgbench" ;;
   mix) marker="concurrent clients, 90% reads" ;;
-  fan-out) marker="fan-out: every subscriber has its snapshot"; warmup=0; freq=999; seconds="${2:-2}" ;;
+  fan-out) marker="fan-out: warmed up; measuring"; warmup=0; freq=999; seconds="${2:-2}" ;;
   *) echo "profile: unknown scenario $scenario" >&2; exit 2 ;;
 esac
 
