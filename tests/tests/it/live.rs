@@ -227,6 +227,45 @@ async fn a_rendering_is_shared_only_by_subscriptions_of_the_same_operation() {
     assert_eq!(app.metric(shared).await - before, 1.0);
 }
 
+/// A node reads a crew member's state ahead of waking subscribers only for crew someone there
+/// watches: a punch of anyone else costs it nothing.
+#[tokio::test]
+async fn a_node_computes_only_for_crew_its_subscriptions_watch() {
+    let app = TestApp::spawn().await;
+    let (token, production, dept) = setup(&app).await;
+    let (ann, ann_token) = app.crew_with_account(&token, &dept, "Ann").await;
+    let bob = app.crew(&token, &dept, "Bob").await;
+    for crew in [&ann, &bob] {
+        app.punch(&token, crew, "CALL", "2026-03-02T07:00:00-08:00")
+            .await;
+    }
+    // Ann watches the department and sees only herself.
+    let mut c = Client::connect(&app, "graphql-transport-ws").await;
+    c.init(Some(&ann_token)).await.expect("ack");
+    c.subscribe(
+        "1",
+        json!({ "p": production, "d": "2026-03-02", "dep": dept }),
+    )
+    .await;
+    let snap = c.live().await;
+    assert_eq!(snap["crew"].as_array().map(Vec::len), Some(1), "{snap}");
+
+    let computed = "crewtime_live_computations_total";
+    let before = app.metric(computed).await;
+    app.punch(&token, &bob, "MEAL_OUT", "2026-03-02T13:00:00-08:00")
+        .await;
+    app.punch(&token, &ann, "MEAL_OUT", "2026-03-02T13:00:00-08:00")
+        .await;
+    let change = c.live().await;
+    assert_eq!(change["crew"][0]["crewMemberId"], ann.as_str(), "{change}");
+    assert_eq!(change["crew"][0]["status"], "AT_MEAL", "{change}");
+    assert_eq!(
+        app.metric(computed).await - before,
+        1.0,
+        "Ann's state was computed; Bob's, whom nobody here watches, was not"
+    );
+}
+
 #[tokio::test]
 async fn the_final_state_carries_hours_tier_and_pay_for_those_who_may_see_pay() {
     let app = TestApp::spawn().await;

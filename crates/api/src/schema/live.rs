@@ -255,32 +255,69 @@ impl Default for LiveNode {
     }
 }
 
-/// The dates of one production this node's subscriptions watch, each with how many watch it.
+/// Whom this node's subscriptions of one production watch: per date, each crew member with how
+/// many subscriptions watch them.
 struct WatchedDates {
     production: Production,
-    dates: HashMap<NaiveDate, usize>,
+    dates: HashMap<NaiveDate, HashMap<Uuid, usize>>,
 }
 
-/// One subscription's place among the watchers of its date; given back when dropped.
+/// The crew one subscription watches, counted among the node's watchers; given back when
+/// dropped.
 struct Watching {
     node: Arc<LiveNode>,
-    production: Uuid,
+    production: Production,
     date: NaiveDate,
+    crew: Vec<Uuid>,
+}
+
+impl Watching {
+    /// Counts `crew` (crew members this subscription did not watch before) as watched.
+    fn add(&mut self, crew: &[Uuid]) {
+        if crew.is_empty() {
+            return;
+        }
+        let mut watched = self.node.watched_map();
+        let counts = watched
+            .entry(self.production.id)
+            .or_insert_with(|| WatchedDates {
+                production: self.production.clone(),
+                dates: HashMap::new(),
+            })
+            .dates
+            .entry(self.date)
+            .or_default();
+        for id in crew {
+            *counts.entry(*id).or_default() += 1;
+        }
+        self.crew.extend_from_slice(crew);
+    }
 }
 
 impl Drop for Watching {
     fn drop(&mut self) {
+        if self.crew.is_empty() {
+            return;
+        }
         let mut watched = self.node.watched_map();
-        if let Some(w) = watched.get_mut(&self.production) {
-            if let Some(n) = w.dates.get_mut(&self.date) {
-                *n -= 1;
-                if *n == 0 {
-                    w.dates.remove(&self.date);
+        let Some(w) = watched.get_mut(&self.production.id) else {
+            return;
+        };
+        if let Some(counts) = w.dates.get_mut(&self.date) {
+            for id in &self.crew {
+                if let Some(n) = counts.get_mut(id) {
+                    *n -= 1;
+                    if *n == 0 {
+                        counts.remove(id);
+                    }
                 }
             }
-            if w.dates.is_empty() {
-                watched.remove(&self.production);
+            if counts.is_empty() {
+                w.dates.remove(&self.date);
             }
+        }
+        if w.dates.is_empty() {
+            watched.remove(&self.production.id);
         }
     }
 }
@@ -292,26 +329,18 @@ impl LiveNode {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// A subscription's place among the node's watchers of `date`, watching nobody yet.
     fn watch(self: &Arc<Self>, production: &Production, date: NaiveDate) -> Watching {
-        *self
-            .watched_map()
-            .entry(production.id)
-            .or_insert_with(|| WatchedDates {
-                production: production.clone(),
-                dates: HashMap::new(),
-            })
-            .dates
-            .entry(date)
-            .or_default() += 1;
         Watching {
             node: self.clone(),
-            production: production.id,
+            production: production.clone(),
             date,
+            crew: Vec::new(),
         }
     }
 
-    /// The bus's [`crewtime_realtime::Prepare`] for this node: for an event of a production
-    /// watched here, computes the crew member's state on each watched date, as the shared
+    /// The bus's [`crewtime_realtime::Prepare`] for this node: for an event of a crew member
+    /// watched here, computes their state on each date they are watched on, as the shared
     /// computation every subscription woken by the event then joins. Without it, the first of
     /// hundreds of subscriptions woken at once began the read, and each of its round trips
     /// waited behind the others' wake-ups.
@@ -328,10 +357,14 @@ impl LiveNode {
                 let w = watched.get(&event.production)?;
                 let dates: Vec<NaiveDate> = w
                     .dates
-                    .keys()
-                    .copied()
+                    .iter()
+                    .filter(|(_, crew)| crew.contains_key(&event.crew_member))
+                    .map(|(date, _)| *date)
                     .take(PREPARED_DATES_AT_MOST)
                     .collect();
+                if dates.is_empty() {
+                    return None;
+                }
                 (w.production.clone(), dates)
             };
             let permit = node.preparing.clone().try_acquire_owned().ok()?;
@@ -467,7 +500,7 @@ impl LiveSubscription {
             watched: HashMap::new(),
             fired: HashSet::new(),
             ended: false,
-            _watching: watching,
+            watching,
             _counted: Counted::new(),
         };
         live.remember(&snapshot.crew);
@@ -519,12 +552,19 @@ struct Live {
     /// Never the same warning twice for the same moment, whatever reloads happen.
     fired: HashSet<(Uuid, LiveWarningKind, DateTime<Utc>)>,
     ended: bool,
-    _watching: Watching,
+    /// Whom it watches, counted among the node's watchers.
+    watching: Watching,
     _counted: Counted,
 }
 
 impl Live {
     fn remember(&mut self, computed: &[Computed]) {
+        let new: Vec<Uuid> = computed
+            .iter()
+            .map(|c| c.id)
+            .filter(|id| !self.watched.contains_key(id))
+            .collect();
+        self.watching.add(&new);
         for c in computed {
             let next = self.next_of(c.id, &c.upcoming);
             self.watched.insert(
