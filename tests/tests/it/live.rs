@@ -790,6 +790,19 @@ async fn an_event_left_in_the_outbox_by_a_dead_node_is_still_delivered() {
     // (here only its version) and the event in the outbox, nothing on the bus.
     let schema = app.production_schema().await;
     let db = app.db().await;
+    // And a production whose schema is gone (being dropped, say): the relay's look into every
+    // outbox fails on it, and the relay still finds this production's event.
+    setup(&app).await;
+    db.execute(Statement::from_string(
+        DbBackend::Postgres,
+        format!(
+            "DO $$ DECLARE s text; BEGIN SELECT schema_name INTO s FROM crewtime.productions \
+             WHERE schema_name <> '{}'; EXECUTE format('DROP SCHEMA %I CASCADE', s); END $$",
+            schema.trim_matches('"')
+        ),
+    ))
+    .await
+    .expect("drop the other production's schema");
     for sql in [
         format!("UPDATE {schema}.crew_members SET time_version = time_version + 1"),
         format!(

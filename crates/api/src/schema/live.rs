@@ -1142,14 +1142,34 @@ pub fn spawn_outbox_relay(
     })
 }
 
+async fn take_stale(
+    store: &crewtime_persistence::Store,
+    production: &Production,
+) -> Result<Vec<crewtime_persistence::live_outbox::OutboxEvent>> {
+    let tx = TenantTx::begin(store, production).await?;
+    let events = tx.take_stale_live_events(RELAY_AFTER_SECS, 500).await?;
+    tx.commit().await?;
+    Ok(events)
+}
+
 async fn relay_once(
     store: &crewtime_persistence::Store,
     bus: &crewtime_realtime::Bus,
 ) -> Result<()> {
-    for production in store.all_productions().await? {
-        let tx = TenantTx::begin(store, &production).await?;
-        let events = tx.take_stale_live_events(RELAY_AFTER_SECS, 500).await?;
-        tx.commit().await?;
+    let productions = store.all_productions().await?;
+    for production in store
+        .with_stale_live_events(&productions, RELAY_AFTER_SECS)
+        .await?
+    {
+        let events = match take_stale(store, production).await {
+            Ok(events) => events,
+            Err(e) => {
+                // One production's failure (its schema is being dropped, say) leaves the
+                // others' events to be relayed.
+                tracing::warn!(error = %e, production = %production.id, "live outbox relay failed");
+                continue;
+            }
+        };
         for e in events {
             let Some(kind) = crewtime_realtime::EventKind::parse(&e.kind) else {
                 continue;
