@@ -262,49 +262,41 @@ struct WatchedDates {
     dates: HashMap<NaiveDate, HashMap<Uuid, usize>>,
 }
 
-/// The crew one subscription watches, counted among the node's watchers; given back when
-/// dropped.
-struct Watching {
-    node: Arc<LiveNode>,
-    production: Production,
-    date: NaiveDate,
-    crew: Vec<Uuid>,
-}
+impl LiveNode {
+    fn watched_map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, WatchedDates>> {
+        self.watched
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 
-impl Watching {
-    /// Counts `crew` (crew members this subscription did not watch before) as watched.
-    fn add(&mut self, crew: &[Uuid]) {
+    /// Counts `crew` as watched by one more subscription of `production` on `date`.
+    fn watch(&self, production: &Production, date: NaiveDate, crew: &[Uuid]) {
         if crew.is_empty() {
             return;
         }
-        let mut watched = self.node.watched_map();
+        let mut watched = self.watched_map();
         let counts = watched
-            .entry(self.production.id)
+            .entry(production.id)
             .or_insert_with(|| WatchedDates {
-                production: self.production.clone(),
+                production: production.clone(),
                 dates: HashMap::new(),
             })
             .dates
-            .entry(self.date)
+            .entry(date)
             .or_default();
         for id in crew {
             *counts.entry(*id).or_default() += 1;
         }
-        self.crew.extend_from_slice(crew);
     }
-}
 
-impl Drop for Watching {
-    fn drop(&mut self) {
-        if self.crew.is_empty() {
-            return;
-        }
-        let mut watched = self.node.watched_map();
-        let Some(w) = watched.get_mut(&self.production.id) else {
+    /// Gives back what [`LiveNode::watch`] counted for a subscription that ends.
+    fn unwatch<'a>(&self, production: Uuid, date: NaiveDate, crew: impl Iterator<Item = &'a Uuid>) {
+        let mut watched = self.watched_map();
+        let Some(w) = watched.get_mut(&production) else {
             return;
         };
-        if let Some(counts) = w.dates.get_mut(&self.date) {
-            for id in &self.crew {
+        if let Some(counts) = w.dates.get_mut(&date) {
+            for id in crew {
                 if let Some(n) = counts.get_mut(id) {
                     *n -= 1;
                     if *n == 0 {
@@ -313,29 +305,11 @@ impl Drop for Watching {
                 }
             }
             if counts.is_empty() {
-                w.dates.remove(&self.date);
+                w.dates.remove(&date);
             }
         }
         if w.dates.is_empty() {
-            watched.remove(&self.production.id);
-        }
-    }
-}
-
-impl LiveNode {
-    fn watched_map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, WatchedDates>> {
-        self.watched
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// A subscription's place among the node's watchers of `date`, watching nobody yet.
-    fn watch(self: &Arc<Self>, production: &Production, date: NaiveDate) -> Watching {
-        Watching {
-            node: self.clone(),
-            production: production.clone(),
-            date,
-            crew: Vec::new(),
+            watched.remove(&production);
         }
     }
 
@@ -418,7 +392,8 @@ struct Watched {
     /// The earliest of `upcoming` still to raise: kept here, updated when the state or what
     /// fired changes, because scanning every watched crew member's warnings on each wake-up
     /// was a tenth of a node's work in a fan-out.
-    next: Option<(LiveWarningKind, DateTime<Utc>)>,
+    /// (Its place in `upcoming`: the struct stays as small as before it was kept.)
+    next: Option<u16>,
 }
 
 /// What one subscription watches, and what it reads with.
@@ -490,7 +465,6 @@ impl LiveSubscription {
         // Subscribe before reading the snapshot: a change committed in between is then both in
         // the snapshot and delivered as an event, never in neither.
         let receiver = rc.bus.subscribe(production);
-        let watching = watch.node.watch(watch.access.production(), date);
         let snapshot = watch.everyone(Instant::now()).await.gql()?;
         let mut live = Live {
             watch,
@@ -500,7 +474,6 @@ impl LiveSubscription {
             watched: HashMap::new(),
             fired: HashSet::new(),
             ended: false,
-            watching,
             _counted: Counted::new(),
         };
         live.remember(&snapshot.crew);
@@ -552,9 +525,17 @@ struct Live {
     /// Never the same warning twice for the same moment, whatever reloads happen.
     fired: HashSet<(Uuid, LiveWarningKind, DateTime<Utc>)>,
     ended: bool,
-    /// Whom it watches, counted among the node's watchers.
-    watching: Watching,
     _counted: Counted,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.watch.node.unwatch(
+            self.watch.access.production().id,
+            self.watch.date,
+            self.watched.keys(),
+        );
+    }
 }
 
 impl Live {
@@ -564,7 +545,10 @@ impl Live {
             .map(|c| c.id)
             .filter(|id| !self.watched.contains_key(id))
             .collect();
-        self.watching.add(&new);
+        // Everyone in `watched` is counted among the node's watchers until the drop.
+        self.watch
+            .node
+            .watch(self.watch.access.production(), self.watch.date, &new);
         for c in computed {
             let next = self.next_of(c.id, &c.upcoming);
             self.watched.insert(
@@ -580,12 +564,13 @@ impl Live {
 
     /// The earliest of a crew member's warnings still to raise: not about a moment before the
     /// subscription began, not raised already.
-    fn next_of(&self, id: Uuid, upcoming: &Upcoming) -> Option<(LiveWarningKind, DateTime<Utc>)> {
-        upcoming
+    fn next_of(&self, id: Uuid, upcoming: &Upcoming) -> Option<u16> {
+        let (i, _) = upcoming
             .iter()
-            .filter(|(k, at)| *at >= self.started && !self.fired.contains(&(id, *k, *at)))
-            .min_by_key(|(_, at)| *at)
-            .copied()
+            .enumerate()
+            .filter(|(_, (k, at))| *at >= self.started && !self.fired.contains(&(id, *k, *at)))
+            .min_by_key(|(_, (_, at))| *at)?;
+        u16::try_from(i).ok()
     }
 
     /// Marks a warning raised and moves its crew member's next one on.
@@ -614,7 +599,10 @@ impl Live {
             let next_warning = self
                 .watched
                 .iter()
-                .filter_map(|(id, w)| w.next.map(|(k, at)| (*id, k, at)))
+                .filter_map(|(id, w)| {
+                    let (k, at) = w.upcoming.get(usize::from(w.next?))?;
+                    Some((*id, *k, *at))
+                })
                 .min_by_key(|(_, _, at)| *at);
             let warning_in = next_warning
                 .map(|(_, _, at)| (at - Utc::now()).to_std().unwrap_or(StdDuration::ZERO))
