@@ -321,10 +321,10 @@ impl LiveNode {
     pub(crate) fn preparer(
         self: &Arc<Self>,
         store: Store,
-        meal_warning_lead: std::time::Duration,
+        meal_warning_lead: StdDuration,
     ) -> crewtime_realtime::Prepare {
         let node = self.clone();
-        let lead = Duration::from_std(meal_warning_lead).unwrap_or(Duration::minutes(15));
+        let lead = meal_warning_lead_of(meal_warning_lead);
         Arc::new(move |event, received| {
             let (production, dates) = {
                 let watched = node.watched_map();
@@ -350,24 +350,40 @@ impl LiveNode {
                     instant: Some(received),
                     utc: None,
                 };
-                let ids = [event.crew_member];
                 for date in dates {
-                    let key = LiveKey::Crew {
-                        production: production.id,
-                        date,
-                        crew: event.crew_member,
-                    };
                     // A failure is left to the subscriptions: a failed computation is never
                     // joined, so each reads for itself and reports what it gets.
                     let _ = node
-                        .flights
-                        .get(&key, fresh, || {
-                            compute(&store, &production, date, Whom::Ids(&ids), lead)
-                        })
+                        .crew_state(&store, &production, date, event.crew_member, fresh, lead)
                         .await;
                 }
             }))
         })
+    }
+
+    /// One crew member's state on `date`, from a shared computation that began after `fresh`
+    /// (joined, or run now): what a subscription woken by an event and the preparation before
+    /// waking it both ask for.
+    async fn crew_state(
+        &self,
+        store: &Store,
+        production: &Production,
+        date: NaiveDate,
+        crew: Uuid,
+        fresh: FreshAfter,
+        meal_warning_lead: Duration,
+    ) -> Result<Arc<LiveComputation>> {
+        let key = LiveKey::Crew {
+            production: production.id,
+            date,
+            crew,
+        };
+        let ids = [crew];
+        self.flights
+            .get(&key, fresh, || {
+                compute(store, production, date, Whom::Ids(&ids), meal_warning_lead)
+            })
+            .await
     }
 }
 
@@ -459,8 +475,7 @@ impl LiveSubscription {
             department,
             store: rc.store.clone(),
             node: rc.live.clone(),
-            meal_warning_lead: Duration::from_std(rc.config.live_meal_warning_lead)
-                .unwrap_or(Duration::minutes(15)),
+            meal_warning_lead: meal_warning_lead_of(rc.config.live_meal_warning_lead),
         };
         // Subscribe before reading the snapshot: a change committed in between is then both in
         // the snapshot and delivered as an event, never in neither.
@@ -699,6 +714,11 @@ enum Step {
     Resync(Instant),
 }
 
+/// The configured lead of MEAL_DUE_SOON warnings (15 minutes if it does not fit).
+fn meal_warning_lead_of(configured: StdDuration) -> Duration {
+    Duration::from_std(configured).unwrap_or(Duration::minutes(15))
+}
+
 fn crew_id(production: Uuid, id: Uuid) -> ID {
     ID(GlobalId::tenant(Kind::CrewMember, production, id).encode())
 }
@@ -765,22 +785,14 @@ impl Watch {
     /// One crew member's current state (nothing if this caller may not read them), read
     /// after `fresh`.
     async fn one(&self, crew: Uuid, fresh: FreshAfter) -> Result<Viewed> {
-        let production = self.access.production();
-        let key = LiveKey::Crew {
-            production: production.id,
-            date: self.date,
+        let shared = Box::pin(self.node.crew_state(
+            &self.store,
+            self.access.production(),
+            self.date,
             crew,
-        };
-        let ids = [crew];
-        let shared = Box::pin(self.node.flights.get(&key, fresh, || {
-            compute(
-                &self.store,
-                production,
-                self.date,
-                Whom::Ids(&ids),
-                self.meal_warning_lead,
-            )
-        }))
+            fresh,
+            self.meal_warning_lead,
+        ))
         .await?;
         Ok(self.shared_view(&shared))
     }
