@@ -48,6 +48,13 @@ impl Client {
         }
     }
 
+    /// A graphql-transport-ws socket on `app`, initialised with `token` and acknowledged.
+    pub(crate) async fn ready(app: &TestApp, token: &str) -> Self {
+        let mut client = Self::connect(app, "graphql-transport-ws").await;
+        client.init(Some(token)).await.expect("ack");
+        client
+    }
+
     pub(crate) async fn send(&mut self, v: Value) {
         self.ws
             .send(Message::text(v.to_string()))
@@ -173,8 +180,7 @@ async fn a_rendering_is_shared_only_by_subscriptions_of_the_same_operation() {
     app.punch(&token, &ann, "CALL", "2026-03-02T07:00:00-08:00")
         .await;
     let same = json!({ "p": production, "d": "2026-03-02", "dep": dept });
-    let mut first = Client::connect(&app, "graphql-transport-ws").await;
-    first.init(Some(&token)).await.expect("ack");
+    let mut first = Client::ready(&app, &token).await;
     first.subscribe("full", same.clone()).await;
     first
         .send(json!({
@@ -186,8 +192,7 @@ async fn a_rendering_is_shared_only_by_subscriptions_of_the_same_operation() {
             }
         }))
         .await;
-    let mut second = Client::connect(&app, "graphql-transport-ws").await;
-    second.init(Some(&token)).await.expect("ack");
+    let mut second = Client::ready(&app, &token).await;
     second.subscribe("full", same.clone()).await;
     let mut snapshots = HashMap::new();
     for _ in 0..2 {
@@ -240,8 +245,7 @@ async fn a_node_computes_only_for_crew_its_subscriptions_watch() {
             .await;
     }
     // Ann watches the department and sees only herself.
-    let mut c = Client::connect(&app, "graphql-transport-ws").await;
-    c.init(Some(&ann_token)).await.expect("ack");
+    let mut c = Client::ready(&app, &ann_token).await;
     c.subscribe(
         "1",
         json!({ "p": production, "d": "2026-03-02", "dep": dept }),
@@ -345,8 +349,7 @@ async fn watch_for_warning(minutes_after_call: i64, expected: &str) {
     let call = call.with_nanosecond_zero();
     let body = app.punch(&token, &ann, "CALL", &call.to_rfc3339()).await;
     assert!(body.get("errors").is_none(), "{body}");
-    let mut c = Client::connect(&app, "graphql-transport-ws").await;
-    c.init(Some(&token)).await.expect("ack");
+    let mut c = Client::ready(&app, &token).await;
     c.subscribe(
         "w",
         json!({ "p": production, "d": call.date_naive().to_string() }),
@@ -420,16 +423,14 @@ async fn each_subscription_is_authorised_on_its_own() {
     let stranger = app.admin().await;
     let _their_own = app.production(&stranger, "Other").await;
 
-    let mut c = Client::connect(&app, "graphql-transport-ws").await;
-    c.init(Some(&stranger)).await.expect("ack");
+    let mut c = Client::ready(&app, &stranger).await;
     c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
         .await;
     let refused = c.payload().await;
     let text = refused.to_string();
     assert!(text.contains("NOT_FOUND"), "{refused}");
 
-    let mut h = Client::connect(&app, "graphql-transport-ws").await;
-    h.init(Some(&head)).await.expect("ack");
+    let mut h = Client::ready(&app, &head).await;
     h.subscribe(
         "own",
         json!({ "p": production, "d": "2026-03-02", "dep": dept }),
@@ -461,8 +462,7 @@ async fn a_punch_on_one_node_reaches_a_subscriber_on_another() {
         .await
         .get("errors")
         .is_none());
-    let mut c = Client::connect(&b, "graphql-transport-ws").await;
-    c.init(Some(&token)).await.expect("ack");
+    let mut c = Client::ready(&b, &token).await;
     c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
         .await;
     assert_eq!(c.live().await["kind"], "SNAPSHOT");
@@ -535,8 +535,7 @@ async fn an_expired_token_ends_the_subscription_with_a_clear_error() {
     })
     .await;
     let brief = short.login(&email).await;
-    let mut c = Client::connect(&short, "graphql-transport-ws").await;
-    c.init(Some(&brief)).await.expect("ack");
+    let mut c = Client::ready(&short, &brief).await;
     c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
         .await;
     assert_eq!(c.live().await["kind"], "SNAPSHOT");
@@ -639,8 +638,7 @@ async fn subscribers_resync_after_redis_restarts_and_go_on() {
         }
     };
     punch("CALL", "2026-03-02T07:00:00-08:00").await;
-    let mut c = Client::connect(&b, "graphql-transport-ws").await;
-    c.init(Some(&token)).await.expect("ack");
+    let mut c = Client::ready(&b, &token).await;
     c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
         .await;
     assert_eq!(c.live().await["kind"], "SNAPSHOT");
@@ -708,8 +706,7 @@ async fn rest_at_risk_fires_when_a_wrap_would_invade_the_next_published_call() {
         json!({ "id": draft["id"], "v": draft["version"] }),
     )
     .await;
-    let mut c = Client::connect(&app, "graphql-transport-ws").await;
-    c.init(Some(&token)).await.expect("ack");
+    let mut c = Client::ready(&app, &token).await;
     c.subscribe("r", json!({ "p": production, "d": today.to_string() }))
         .await;
     assert_eq!(c.live().await["kind"], "SNAPSHOT");
@@ -745,8 +742,7 @@ async fn queries_over_the_socket_read_fresh_data_each_time() {
         .await
         .get("errors")
         .is_none());
-    let mut c = Client::connect(&app, "graphql-transport-ws").await;
-    c.init(Some(&token)).await.expect("ack");
+    let mut c = Client::ready(&app, &token).await;
     let query = "query($c: ID!) { workDay(crewMemberId: $c, date: \"2026-03-02\") { status } }";
     let status = async |c: &mut Client, id: &str| -> Value {
         c.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": { "c": ann } } }))
@@ -780,8 +776,7 @@ async fn an_event_left_in_the_outbox_by_a_dead_node_is_still_delivered() {
     // The node that committed the punch published it and emptied its outbox: off the request
     // path, but before the relay would take the row as left behind (3 s).
     app.outbox_swept().await;
-    let mut c = Client::connect(&app, "graphql-transport-ws").await;
-    c.init(Some(&token)).await.expect("ack");
+    let mut c = Client::ready(&app, &token).await;
     c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
         .await;
     let snap = c.live().await;
@@ -871,8 +866,7 @@ impl Socket {
         subscriptions: usize,
         variables: &Value,
     ) -> Self {
-        let mut client = Client::connect(app, "graphql-transport-ws").await;
-        client.init(Some(token)).await.expect("ack");
+        let mut client = Client::ready(app, token).await;
         for i in 0..subscriptions {
             client.subscribe(&i.to_string(), variables.clone()).await;
         }
