@@ -890,6 +890,11 @@ impl TenantTx {
 
 impl TenantTx {
     /// The wrap of each crew member's last work day before `date`.
+    ///
+    /// Each crew member's days are walked back from `date` on their (crew member, date) key
+    /// until one has a wrap. Joined the other way round, the generic plan read every work day
+    /// of the production before `date` into a hash: 1.3 ms for one crew member and 14.7 ms
+    /// for 150 (6,000 days), against 0.23 and 1.4 ms here. A live event reads one crew member.
     pub async fn previous_wraps(
         &self,
         crew: &[Uuid],
@@ -899,10 +904,12 @@ impl TenantTx {
             .conn()
             .query_all(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT DISTINCT ON (p.crew_member_id) p.crew_member_id, p.at FROM punches p \
-                 JOIN work_days d ON d.id = p.work_day_id \
-                 WHERE p.crew_member_id = ANY($1) AND d.work_date < $2 AND p.kind = 'WRAP' AND p.deleted_at IS NULL \
-                 ORDER BY p.crew_member_id, d.work_date DESC",
+                "SELECT c.id AS crew_member_id, w.at FROM unnest($1::uuid[]) AS c(id) \
+                 CROSS JOIN LATERAL (SELECT p.at FROM work_days d \
+                   JOIN punches p ON p.work_day_id = d.id \
+                   WHERE d.crew_member_id = c.id AND d.work_date < $2 AND p.crew_member_id = c.id \
+                     AND p.kind = 'WRAP' AND p.deleted_at IS NULL \
+                   ORDER BY d.work_date DESC, p.at DESC LIMIT 1) w",
                 [crew.to_vec().into(), date.into()],
             ))
             .await
