@@ -2,6 +2,7 @@
 //! with PostGraphile 5 (same database, same pool size) and pgbench (same PostgreSQL server).
 //! Prints a table and writes a JSON report. `make bench` installs the peers and runs it.
 
+mod cpu;
 mod gql;
 mod load;
 mod procs;
@@ -24,6 +25,11 @@ use crate::procs::NodeSettings;
 use crate::report::{Report, Target};
 use crate::scenarios::Run;
 use crate::seed::SeedSpec;
+
+/// The load generator runs on the cores it measures: every cycle it spends on allocation is
+/// taken from the servers (the system allocator was a tenth of its CPU in the fan-out).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
 #[command(about = "crewtime benchmarks, side by side with PostGraphile 5 and pgbench")]
@@ -362,8 +368,16 @@ async fn main() -> Result<()> {
                 args.workers.div_ceil(p)
             );
         }
+        let node_pids: Vec<u32> = node_a.pid().into_iter().collect();
+        let window_start = cpu::read_after(run.warmup, node_pids.clone());
         let (ct_punch, retries, acknowledged, writers) =
             scenarios::punches(&run, &node_a.base, &token, writers, punch_from).await?;
+        let punch_cpu = window_start
+            .await
+            .ok()
+            .flatten()
+            .zip(cpu::read(&node_pids))
+            .map(|(a, b)| a.until(&b));
         let mut rows = 0i64;
         for w in &writers {
             let prod = prods
@@ -388,8 +402,13 @@ async fn main() -> Result<()> {
         let punch_sql =
             scenarios::punch_statements(&node_a.base, &token, counted, punch_from).await?;
         report.note("recordPunch: SQL statements per new punch", punch_sql);
+        let before = cpu::read(&[]);
         let pgb = procs::pgbench(&url, args.workers, args.seconds, &log_dir).await?;
+        let pgbench_cpu = before.zip(cpu::read(&[])).map(|(a, b)| a.until(&b));
         report.punches(&ct_punch, retries, acknowledged, rows, &pgb);
+        if let (Some(ours), Some(theirs)) = (punch_cpu, pgbench_cpu) {
+            report.punch_cpu(&ours, ct_punch.rps, &theirs, pgb.tps, cores());
+        }
         report.target(Target::at_least(
             "recordPunch: TPS vs pgbench single-row writes",
             ct_punch.rps / pgb.tps,
@@ -418,6 +437,7 @@ async fn main() -> Result<()> {
             first.depts.len() - 1,
             fan_date,
             args.subscribers,
+            [node_a.pid(), node_b.pid()].into_iter().flatten().collect(),
         )
         .await?;
         node_b.stop().await;
@@ -555,4 +575,9 @@ async fn main() -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// The CPUs this machine offers every part of the run.
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
 }

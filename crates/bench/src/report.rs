@@ -6,6 +6,7 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::cpu::Use;
 use crate::load::Stats;
 use crate::procs::PgbenchResult;
 use crate::scenarios::{FanOut, Memory, Mix};
@@ -126,7 +127,58 @@ impl Report {
         );
     }
 
+    /// Where a punch's CPU goes, beside a pgbench transaction's, and the rate PostgreSQL's
+    /// share of a punch alone would allow if it had every core: no server in front of it can
+    /// pass that ceiling.
+    pub fn punch_cpu(&mut self, ours: &Use, rps: f64, pgbench: &Use, tps: f64, cores: f64) {
+        let pg = ours.ms_per_op(ours.postgres, rps);
+        self.note("recordPunch: CPU ms per punch, PostgreSQL", pg);
+        self.note(
+            "recordPunch: CPU ms per punch, crewtime",
+            ours.ms_per_op(ours.nodes_user + ours.nodes_kernel, rps),
+        );
+        self.note(
+            "recordPunch: CPU ms per punch, load generator",
+            ours.ms_per_op(ours.bench, rps),
+        );
+        self.note(
+            "pgbench: CPU ms per transaction, whole machine",
+            pgbench.ms_per_op(pgbench.machine, tps),
+        );
+        self.note(
+            "pgbench: CPU ms per transaction, PostgreSQL",
+            pgbench.ms_per_op(pgbench.postgres, tps),
+        );
+        self.note(
+            "recordPunch: ceiling vs pgbench from PostgreSQL's CPU alone",
+            cores * 1e3 / pg / tps,
+        );
+        self.json.insert(
+            "cpu".into(),
+            json!({ "cores": cores, "record_punch": ours, "pgbench": pgbench }),
+        );
+    }
+
     pub fn fan_out(&mut self, f: &FanOut) {
+        if let Some(u) = &f.cpu {
+            let per_punch = |cpu: f64| cpu / f.punches.max(1) as f64 * 1e3;
+            self.note(
+                "fan-out: CPU ms per punch, crewtime nodes in user space",
+                per_punch(u.nodes_user),
+            );
+            self.note(
+                "fan-out: CPU ms per punch, crewtime nodes in the kernel",
+                per_punch(u.nodes_kernel),
+            );
+            self.note(
+                "fan-out: CPU ms per punch, load generator",
+                per_punch(u.bench),
+            );
+            self.note(
+                "fan-out: CPU ms per punch, PostgreSQL",
+                per_punch(u.postgres),
+            );
+        }
         self.json.insert(
             "fan_out".into(),
             serde_json::to_value(f).unwrap_or_default(),

@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{Duration as Days, NaiveDate, NaiveTime};
 use crewtime_domain::time::local_instant;
+use futures_util::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::gql::{at, http_client, len_at, metric_sum, metrics, Gql};
 use crate::load::{closed_loop, histogram, ms, open_loop, Stats};
@@ -326,6 +328,42 @@ pub struct FanOut {
     pub all_p50_ms: f64,
     pub all_p99_ms: f64,
     pub dropped: u64,
+    /// The timed round's CPU by part, where `/proc` can be read.
+    pub cpu: Option<crate::cpu::Use>,
+}
+
+/// A graphql-transport-ws message as the fan-out's subscribers read it: a change names crew
+/// members by id (ids hold no escapes, so they borrow from the text).
+#[derive(serde::Deserialize)]
+struct LiveNext<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(borrow, default)]
+    payload: LivePayload<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct LivePayload<'a> {
+    #[serde(borrow)]
+    data: LiveData<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct LiveData<'a> {
+    #[serde(rename = "liveHours", borrow)]
+    live_hours: LiveHours<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct LiveHours<'a> {
+    #[serde(borrow)]
+    crew: Vec<LiveCrew<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct LiveCrew<'a> {
+    #[serde(rename = "crewMemberId")]
+    crew_member_id: &'a str,
 }
 
 /// Publishes `date`'s call sheet so the whole department is watched from the first message.
@@ -358,9 +396,19 @@ pub async fn fan_out(
     dept: usize,
     date: NaiveDate,
     subscribers: usize,
+    node_pids: Vec<u32>,
 ) -> Result<FanOut> {
     let dept = &prod.depts[dept];
-    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, String, Instant)>();
+    // (subscriber, index of the crew member the change names, when it came); `None` for a
+    // message that is not a well-formed change of one of the department's crew.
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Option<usize>, Instant)>();
+    let crew_index: Arc<HashMap<String, usize>> = Arc::new(
+        dept.crew
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.gid.clone(), i))
+            .collect(),
+    );
     let mut tasks = Vec::new();
     // Connect and subscribe everyone and wait for every snapshot.
     let vars = json!({ "p": prod.gid, "d": date, "dep": dept.gid });
@@ -372,6 +420,7 @@ pub async fn fan_out(
         let tx = tx.clone();
         let ready_tx = ready_tx.clone();
         let expected = dept.crew.len();
+        let crew_index = crew_index.clone();
         tasks.push(tokio::spawn(async move {
             let mut ws = match Ws::connect(&base, &token).await {
                 Ok(ws) => ws,
@@ -402,13 +451,23 @@ pub async fn fan_out(
                     return;
                 }
             }
-            while let Ok(m) = next_json(&mut ws.stream, Duration::from_secs(3600)).await {
+            // Changes are read into borrowed structs rather than a `Value` tree: the load
+            // generator shares the machine's two cores with the nodes it measures, and a
+            // message's allocations were a fifth of its CPU.
+            while let Some(Ok(frame)) = ws.stream.next().await {
                 let now = Instant::now();
-                if let Some(crew) = m["payload"]["data"]["liveHours"]["crew"].as_array() {
-                    for c in crew {
-                        if let Some(id) = c["crewMemberId"].as_str() {
-                            let _ = tx.send((s, id.to_owned(), now));
+                let Message::Text(text) = frame else { continue };
+                match serde_json::from_str::<LiveNext>(&text) {
+                    Ok(m) if m.kind == "next" => {
+                        for c in m.payload.data.live_hours.crew {
+                            let who = crew_index.get(c.crew_member_id).copied();
+                            let _ = tx.send((s, who, now));
                         }
+                    }
+                    // Pings and pongs; anything else is a wrong answer.
+                    Ok(m) if m.kind == "ping" || m.kind == "pong" => {}
+                    _ => {
+                        let _ = tx.send((s, None, now));
                     }
                 }
             }
@@ -430,20 +489,23 @@ pub async fn fan_out(
     let mut all = histogram();
     let mut dropped = 0u64;
     let punches = dept.crew.len();
-    // Two rounds, one punch of each crew member each (a CALL, then a MEAL_OUT); the first warms
-    // up and is not timed. Each node's pooled connections prepare the punch's statements on
-    // first use: before this warm-up a node's first ten or so punches took 10-22 ms to answer
-    // and the rest 4-7 ms, which timed the pool's warm-up rather than the fan-out.
-    let rounds = dept
-        .crew
-        .iter()
-        .map(|c| (0u64, c))
-        .chain(dept.crew.iter().map(|c| (1, c)));
+    let mut cpu_start = None;
+    // Three rounds, one punch of each crew member each (a CALL, a MEAL_OUT, a MEAL_IN); the
+    // first two warm up and are not timed. Each node's pooled connections prepare the punch's
+    // statements on first use: before any warm-up a node's first ten or so punches took
+    // 10-22 ms to answer and the rest 4-7 ms, which timed the pool's warm-up rather than the
+    // fan-out. A CALL's statement differs from the other kinds' (it may create the day), so a
+    // CALL round alone left 18 of the 30 timed punches preparing theirs.
+    const WARM_UP_ROUNDS: u64 = 2;
+    let rounds = (0..=WARM_UP_ROUNDS).flat_map(|round| dept.crew.iter().map(move |c| (round, c)));
+    let mut malformed = 0u64;
     for (k, (round, c)) in rounds.enumerate() {
-        let measured = round == 1;
-        if measured && k == punches {
+        let expected = crew_index.get(&c.gid).copied();
+        let measured = round == WARM_UP_ROUNDS;
+        if measured && k == punches * WARM_UP_ROUNDS as usize {
             // The measured part starts here (scripts/profile.sh samples from this line on).
             eprintln!("bench: fan-out: warmed up; measuring");
+            cpu_start = crate::cpu::read(&node_pids);
         }
         let g = Gql::new(http.clone(), nodes[k % 2], Some(token.to_owned()));
         let (kind, when) = nth_punch(date, round)?;
@@ -461,7 +523,8 @@ pub async fn fan_out(
         let mut latest = t0;
         while got < subscribers {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some((s, id, when))) if id == c.gid && !seen[s] => {
+                Ok(Some((_, None, _))) => malformed += 1,
+                Ok(Some((s, who, when))) if who == expected && !seen[s] => {
                     seen[s] = true;
                     got += 1;
                     latest = latest.max(when);
@@ -473,6 +536,9 @@ pub async fn fan_out(
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,
             }
+        }
+        if malformed > 0 {
+            bail!("{malformed} live messages were not changes of the department's crew");
         }
         // A delivery missed in the warm-up counts as dropped too.
         dropped += (subscribers - got) as u64;
@@ -489,10 +555,15 @@ pub async fn fan_out(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The timed round's CPU, sleeps between punches included (they cost nothing).
+    let cpu = cpu_start
+        .zip(crate::cpu::read(&node_pids))
+        .map(|(a, b)| a.until(&b));
     for t in tasks {
         t.abort();
     }
     Ok(FanOut {
+        cpu,
         subscribers,
         punches,
         punch_p50_ms: ms(&punched, 0.5),
