@@ -481,16 +481,21 @@ impl LiveSubscription {
         // the snapshot and delivered as an event, never in neither.
         let receiver = rc.bus.subscribe(production);
         let snapshot = watch.everyone(Instant::now()).await.gql()?;
-        let mut live = Live {
+        let mut live = Box::new(Live {
             watch,
+            expiry_timer: Box::pin(tokio::time::sleep_until(instant_of(
+                expiry.0.unwrap_or_else(Utc::now),
+            ))),
             expiry: expiry.0,
             receiver,
             started: Utc::now(),
             watched: HashMap::new(),
             fired: HashSet::new(),
+            warning_timer: Box::pin(tokio::time::sleep(StdDuration::ZERO)),
+            warning_for: None,
             ended: false,
             _counted: Counted::new(),
-        };
+        });
         live.remember(&snapshot.crew);
         let first = message(
             LiveHoursKind::Snapshot,
@@ -500,7 +505,8 @@ impl LiveSubscription {
         );
         // The subscription is this stream and nothing else (no task, no channel): it reads
         // only when the socket takes its next message, and dropping it (the client went away
-        // or stopped the subscription) ends it.
+        // or stopped the subscription) ends it. Its state is boxed so each message moves a
+        // pointer in and out of the stream rather than the whole state.
         let rest = futures_util::stream::unfold(live, |mut live| async move {
             if live.ended {
                 return None;
@@ -533,12 +539,19 @@ impl Drop for Counted {
 struct Live {
     watch: Watch,
     expiry: Option<DateTime<Utc>>,
+    /// The credential's expiry and the next warning are timers kept across wake-ups: made
+    /// anew on each one, they were two insertions into and two removals from the runtime's
+    /// shared timer wheel per delivered message.
+    expiry_timer: std::pin::Pin<Box<tokio::time::Sleep>>,
     receiver: crewtime_realtime::LiveReceiver,
     /// Warnings about moments before the subscription began are not raised.
     started: DateTime<Utc>,
     watched: HashMap<Uuid, Watched>,
     /// Never the same warning twice for the same moment, whatever reloads happen.
     fired: HashSet<(Uuid, LiveWarningKind, DateTime<Utc>)>,
+    warning_timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// The moment `warning_timer` is set for.
+    warning_for: Option<DateTime<Utc>>,
     ended: bool,
     _counted: Counted,
 }
@@ -619,15 +632,14 @@ impl Live {
                     Some((*id, *k, *at))
                 })
                 .min_by_key(|(_, _, at)| *at);
-            let warning_in = next_warning
-                .map(|(_, _, at)| (at - Utc::now()).to_std().unwrap_or(StdDuration::ZERO))
-                .unwrap_or(StdDuration::from_secs(3600));
-            let expires_in = self
-                .expiry
-                .map(|at| (at - Utc::now()).to_std().unwrap_or(StdDuration::ZERO))
-                .unwrap_or(StdDuration::from_secs(86_400));
+            if let Some((_, _, at)) = next_warning {
+                if self.warning_for != Some(at) {
+                    self.warning_timer.as_mut().reset(instant_of(at));
+                    self.warning_for = Some(at);
+                }
+            }
             let outcome = tokio::select! {
-                _ = tokio::time::sleep(expires_in) => {
+                _ = &mut self.expiry_timer, if self.expiry.is_some() => {
                     return Err(async_graphql::ErrorExtensions::extend_with(
                         async_graphql::Error::new(
                             "the access token expired; reconnect with a fresh token",
@@ -635,7 +647,7 @@ impl Live {
                         |_, e| e.set("code", "UNAUTHENTICATED"),
                     ));
                 }
-                _ = tokio::time::sleep(warning_in), if next_warning.is_some() => {
+                _ = &mut self.warning_timer, if next_warning.is_some() => {
                     let Some((id, kind, at)) = next_warning else { continue };
                     Step::Warning(id, kind, at)
                 }
@@ -712,6 +724,11 @@ enum Step {
     /// A watched crew member's time changed; the event was delivered at that moment.
     Change(Uuid, Instant),
     Resync(Instant),
+}
+
+/// The runtime's instant for a wall-clock moment (now, for one already past).
+fn instant_of(at: DateTime<Utc>) -> tokio::time::Instant {
+    tokio::time::Instant::now() + (at - Utc::now()).to_std().unwrap_or(StdDuration::ZERO)
 }
 
 /// The configured lead of MEAL_DUE_SOON warnings (15 minutes if it does not fit).
