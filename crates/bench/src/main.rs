@@ -106,6 +106,19 @@ async fn exec(db: &DatabaseConnection, sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// Lets the machine's pending writes land before a measurement: a CHECKPOINT writes
+/// PostgreSQL's dirty buffers, `sync` the kernel's dirty pages (the database copy, the release
+/// build, an earlier scenario's rows). Left pending, the kernel wrote about 500 MB back in the
+/// first seconds of the next scenario, and every commit waited behind it: the 90/10 mix's p95
+/// was 51 to 415 ms in such runs and 7 to 12 ms in the others, and single punches of the
+/// fan-out stalled for 140 to 460 ms.
+async fn settle(db: &DatabaseConnection) -> Result<()> {
+    exec(db, "CHECKPOINT").await?;
+    // `sync` is in coreutils; where it is missing the kernel's own writeback timing stands.
+    let _ = tokio::process::Command::new("sync").status().await;
+    Ok(())
+}
+
 async fn migrate(binary: &PathBuf, url: &str) -> Result<()> {
     let out = tokio::process::Command::new(binary)
         .arg("migrate")
@@ -277,8 +290,10 @@ async fn main() -> Result<()> {
             procs::postgraphile(&args.peer_dir, &url, &first.schema, args.pool, &log_dir).await?;
         if wants(Scenario::Single) {
             eprintln!("bench: single object by id");
+            settle(&db).await?;
             let ct_one =
                 scenarios::single_crewtime(&run, &node_a.base, &token, first_crew.clone()).await;
+            settle(&db).await?;
             let pg_one = scenarios::single_postgraphile(&run, &pg.base, first_crew.clone()).await;
             report.pair("single object by id", &ct_one, &pg_one);
             report.target(Target::at_least(
@@ -295,9 +310,11 @@ async fn main() -> Result<()> {
         }
         if wants(Scenario::Week) {
             eprintln!("bench: department week");
+            settle(&db).await?;
             let ct_week =
                 scenarios::week_crewtime(&run, &node_a.base, &token, first.clone(), last_week)
                     .await;
+            settle(&db).await?;
             let pg_week = scenarios::week_postgraphile(&run, &pg.base, first.clone()).await;
             let statements =
                 scenarios::week_statements(&node_a.base, &token, &first, last_week).await?;
@@ -319,6 +336,7 @@ async fn main() -> Result<()> {
     if wants(Scenario::Protections) {
         // 6: all protections on vs off, alternating to spread the noise over both.
         eprintln!("bench: protections on vs off");
+        settle(&db).await?;
         let mut off_settings = settings.clone();
         off_settings.extra = vec![("CREWTIME_PROTECTIONS".into(), "off".into())];
         let node_off = procs::crewtime(&off_settings, "crewtime-protections-off").await?;
@@ -353,6 +371,7 @@ async fn main() -> Result<()> {
     if wants(Scenario::Punch) {
         // 3: recordPunch with 10% retries vs pgbench single-row writes.
         eprintln!("bench: recordPunch vs pgbench");
+        settle(&db).await?;
         // One crew member per worker, spread over the productions, all distinct.
         // The last crew member of each first department stays free for the statement count.
         let writers: Vec<world::Crew> = (0..args.workers)
@@ -402,6 +421,7 @@ async fn main() -> Result<()> {
         let punch_sql =
             scenarios::punch_statements(&node_a.base, &token, counted, punch_from).await?;
         report.note("recordPunch: SQL statements per new punch", punch_sql);
+        settle(&db).await?;
         let before = cpu::read(&[]);
         let pgb = procs::pgbench(&url, args.workers, args.seconds, &log_dir).await?;
         let pgbench_cpu = before.zip(cpu::read(&[])).map(|(a, b)| a.until(&b));
@@ -430,6 +450,7 @@ async fn main() -> Result<()> {
         let node_b = procs::crewtime(&settings, "crewtime-b").await?;
         let fan_date = punch_from;
         scenarios::publish_call_sheet(&admin, &first, fan_date).await?;
+        settle(&db).await?;
         let fan = scenarios::fan_out(
             [&node_a.base, &node_b.base],
             &token,
@@ -457,6 +478,7 @@ async fn main() -> Result<()> {
         // clients with reads only, for the cache's hit rate on the read mix.
         eprintln!("bench: {} concurrent clients, 90% reads", args.clients);
         scenarios::warm(&node_a.base, &token, &prods, last_week).await?;
+        settle(&db).await?;
         // One crew member of its own per client, spread over the productions, from the departments
         // no other scenario writes.
         let pools: Vec<Vec<&world::Crew>> = prods
@@ -494,6 +516,7 @@ async fn main() -> Result<()> {
         .await?;
         let c1 = scenarios::cache_counts(&node_a.base).await?;
         eprintln!("bench: the same clients, reads only");
+        settle(&db).await?;
         let reads = scenarios::mix(
             &run,
             args.clients,
