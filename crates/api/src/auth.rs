@@ -92,6 +92,19 @@ impl Caller {
         }
     }
 
+    /// The same credential, to be looked up again: an API token may have been revoked since
+    /// this caller resolved it. A person's access token needs no lookup (its signature and
+    /// expiry were checked when the caller was made), so that caller is shared as it is.
+    pub(crate) fn afresh(self: &Arc<Self>) -> Arc<Self> {
+        match &self.api_token {
+            Some(token) => Arc::new(Self {
+                api_token: Some(token.clone()),
+                resolved: OnceCell::new(),
+            }),
+            None => self.clone(),
+        }
+    }
+
     /// The API token's secret, for a caller that presented one.
     pub(crate) fn api_token(&self) -> Option<&str> {
         self.api_token.as_deref()

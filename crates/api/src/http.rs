@@ -512,6 +512,7 @@ async fn serve_socket(
     };
     let init_state = state.clone();
     let init_refused = refused.clone();
+    let opened = session.clone();
     let output = GqlWebSocket::new(executor, input, protocol).on_connection_init(
         move |payload| async move {
             let header = payload
@@ -543,6 +544,18 @@ async fn serve_socket(
     let init_deadline = tokio::time::sleep(state.config.ws_init_timeout);
     tokio::pin!(init_deadline);
     let mut acknowledged = false;
+    // An API token does not expire by itself as an access token does, and its socket would
+    // otherwise outlive its revocation: the token is looked up again now and then, and the
+    // socket closed (4401) once it no longer authenticates.
+    let every = state.config.ws_token_recheck;
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let token_caller = || {
+        opened
+            .get()
+            .map(|s| s.caller.clone())
+            .filter(|c| c.api_token().is_some())
+    };
     loop {
         let next = tokio::select! {
             m = output.next() => m,
@@ -551,6 +564,20 @@ async fn serve_socket(
                     .send(Message::close_with(CLOSE_INIT_TIMEOUT, "connection initialisation timeout"))
                     .await;
                 break;
+            }
+            _ = recheck.tick(), if acknowledged && token_caller().is_some() => {
+                if let Some(caller) = token_caller() {
+                    if no_longer_authenticates(&state, &caller).await {
+                        let _ = sink
+                            .send(Message::close_with(
+                                CLOSE_UNAUTHORIZED,
+                                "the API token was revoked or has expired",
+                            ))
+                            .await;
+                        break;
+                    }
+                }
+                continue;
             }
         };
         let Some(message) = next else { break };
@@ -584,6 +611,19 @@ async fn serve_socket(
     let _ = sink.close().await;
     drop(reader);
     metrics::gauge!("crewtime_ws_connections").decrement(1.0);
+}
+
+/// Whether a socket's API token has been revoked or has expired since the socket opened. A
+/// failed lookup (the database away) keeps the socket: the next check decides.
+async fn no_longer_authenticates(state: &AppState, caller: &Arc<Caller>) -> bool {
+    match caller.afresh().principal(&state.store).await {
+        Err(crewtime_domain::Error::Unauthenticated) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check a socket's API token again; it stays open");
+            false
+        }
+        Ok(_) => false,
+    }
 }
 
 /// What besides a message decides how an operation renders it (see `schema::live::Renders`):
@@ -641,9 +681,11 @@ impl SocketExecutor {
     fn prepare(&self, mut request: GqlRequest) -> Result<GqlRequest, Box<GqlResponse>> {
         let refused = |e| Box::new(GqlResponse::from_errors(vec![e]));
         if let Some(s) = self.session.get() {
+            // Each operation looks an API token up again, as each HTTP request does: one
+            // revoked since the socket opened starts nothing more.
             let rc = RequestCtx::new(
                 &self.state,
-                s.caller.clone(),
+                s.caller.afresh(),
                 s.client,
                 s.request_id.clone(),
             );

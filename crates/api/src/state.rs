@@ -40,6 +40,9 @@ pub struct ApiConfig {
     pub trust_proxy: bool,
     /// A WebSocket that sends no `connection_init` within this long is closed (4408).
     pub ws_init_timeout: Duration,
+    /// How often a socket opened with an API token checks that the token is still valid
+    /// (closed with 4401 once it is revoked or expired).
+    pub ws_token_recheck: Duration,
     /// How long before a meal is due `liveHours` raises MEAL_DUE_SOON.
     pub live_meal_warning_lead: Duration,
     /// Per-production and per-caller quotas (per node).
@@ -94,6 +97,7 @@ impl ApiConfig {
             login_max_attempts_per_address: 30,
             trust_proxy: false,
             ws_init_timeout: Duration::from_secs(10),
+            ws_token_recheck: Duration::from_secs(30),
             live_meal_warning_lead: Duration::from_secs(15 * 60),
             quotas: QuotaConfig::default(),
             max_subscriptions_per_connection: 100,

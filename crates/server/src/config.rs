@@ -123,6 +123,9 @@ impl Config {
         api.ws_init_timeout = Duration::from_secs(
             positive::<u32>(env, "CREWTIME_WS_INIT_TIMEOUT_SECS", "10")?.into(),
         );
+        api.ws_token_recheck = Duration::from_secs(
+            positive::<u32>(env, "CREWTIME_WS_TOKEN_RECHECK_SECS", "30")?.into(),
+        );
         api.live_meal_warning_lead = Duration::from_secs(
             u64::from(positive::<u32>(
                 env,

@@ -554,6 +554,88 @@ async fn an_expired_token_ends_the_subscription_with_a_clear_error() {
     assert_eq!(complete["type"], "complete", "{complete}");
 }
 
+/// Creates an API token of `production` with READ_TIME; returns (token, its id).
+async fn read_time_token(app: &TestApp, admin: &str, production: &str) -> (String, String) {
+    let data = app
+        .gql_ok(
+            Some(admin),
+            "mutation($p: ID!) { createApiToken(input: {productionId: $p, name: \"Feed\", scopes: [READ_TIME]}) { token apiToken { id } } }",
+            json!({ "p": production }),
+        )
+        .await;
+    let created = &data["createApiToken"];
+    (
+        created["token"].as_str().expect("token").to_owned(),
+        created["apiToken"]["id"].as_str().expect("id").to_owned(),
+    )
+}
+
+async fn revoke(app: &TestApp, admin: &str, token_id: &str) {
+    app.gql_ok(
+        Some(admin),
+        "mutation($t: ID!) { revokeApiToken(input: {tokenId: $t}) { apiToken { revokedAt } } }",
+        json!({ "t": token_id }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_revoked_api_token_closes_its_socket() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("CREWTIME_WS_TOKEN_RECHECK_SECS".into(), "1".into());
+    })
+    .await;
+    let (admin, production, _) = setup(&app).await;
+    let (token, token_id) = read_time_token(&app, &admin, &production).await;
+    let mut c = Client::ready(&app, &token).await;
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    // Still valid: a check passes and the socket stays open.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c.subscribe("2", json!({ "p": production, "d": "2026-03-03" }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    revoke(&app, &admin, &token_id).await;
+    let closed = loop {
+        match c.next().await {
+            Ok(m) if m["type"] == "ping" || m["type"] == "pong" => continue,
+            Ok(m) => panic!("a message after the revocation: {m}"),
+            Err(code) => break code,
+        }
+    };
+    assert_eq!(closed, Some(4401));
+}
+
+#[tokio::test]
+async fn a_socket_starts_nothing_more_for_a_revoked_api_token() {
+    // The default check interval (30 s) is longer than this test: the socket stays open, and
+    // it is the new operation's own lookup that refuses.
+    let app = TestApp::spawn().await;
+    let (admin, production, _) = setup(&app).await;
+    let (token, token_id) = read_time_token(&app, &admin, &production).await;
+    let mut c = Client::ready(&app, &token).await;
+    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+        .await;
+    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    revoke(&app, &admin, &token_id).await;
+    c.subscribe("2", json!({ "p": production, "d": "2026-03-03" }))
+        .await;
+    let refused = c.next().await.expect("an answer for the new subscription");
+    assert_eq!(refused["id"], "2", "{refused}");
+    assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refused}"
+    );
+    let complete = c.next().await.expect("complete");
+    assert_eq!(
+        (complete["id"].as_str(), complete["type"].as_str()),
+        (Some("2"), Some("complete")),
+        "{complete}"
+    );
+}
+
 #[tokio::test]
 async fn the_graphql_ws_npm_client_subscribes() {
     use tokio::io::{AsyncBufReadExt, BufReader};
