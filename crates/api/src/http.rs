@@ -550,12 +550,8 @@ async fn serve_socket(
     let every = state.config.ws_token_recheck;
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let token_caller = || {
-        opened
-            .get()
-            .map(|s| s.caller.clone())
-            .filter(|c| c.api_token().is_some())
-    };
+    // Set with the acknowledgement, for a socket opened with an API token.
+    let mut token_caller: Option<Arc<Caller>> = None;
     loop {
         let next = tokio::select! {
             m = output.next() => m,
@@ -565,9 +561,9 @@ async fn serve_socket(
                     .await;
                 break;
             }
-            _ = recheck.tick(), if acknowledged && token_caller().is_some() => {
-                if let Some(caller) = token_caller() {
-                    if no_longer_authenticates(&state, &caller).await {
+            _ = recheck.tick(), if token_caller.is_some() => {
+                if let Some(caller) = &token_caller {
+                    if no_longer_authenticates(&state, caller).await {
                         let _ = sink
                             .send(Message::close_with(
                                 CLOSE_UNAUTHORIZED,
@@ -585,6 +581,10 @@ async fn serve_socket(
             WsMessage::Text(text) => {
                 if !acknowledged && text.contains("\"connection_ack\"") {
                     acknowledged = true;
+                    token_caller = opened
+                        .get()
+                        .map(|s| s.caller.clone())
+                        .filter(|c| c.api_token().is_some());
                 }
                 Message::text(text)
             }
