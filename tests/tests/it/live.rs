@@ -554,29 +554,54 @@ async fn an_expired_token_ends_the_subscription_with_a_clear_error() {
     assert_eq!(complete["type"], "complete", "{complete}");
 }
 
-/// Creates an API token of `production` with READ_TIME; returns (token, its id).
-async fn read_time_token(app: &TestApp, admin: &str, production: &str) -> (String, String) {
-    let data = app
-        .gql_ok(
-            Some(admin),
-            "mutation($p: ID!) { createApiToken(input: {productionId: $p, name: \"Feed\", scopes: [READ_TIME]}) { token apiToken { id } } }",
-            json!({ "p": production }),
-        )
-        .await;
-    let created = &data["createApiToken"];
-    (
-        created["token"].as_str().expect("token").to_owned(),
-        created["apiToken"]["id"].as_str().expect("id").to_owned(),
-    )
+/// A socket opened with a READ_TIME API token of a new production, watching one day of it.
+struct TokenSocket {
+    admin: String,
+    production: String,
+    token_id: String,
+    client: Client,
 }
 
-async fn revoke(app: &TestApp, admin: &str, token_id: &str) {
-    app.gql_ok(
-        Some(admin),
-        "mutation($t: ID!) { revokeApiToken(input: {tokenId: $t}) { apiToken { revokedAt } } }",
-        json!({ "t": token_id }),
-    )
-    .await;
+impl TokenSocket {
+    async fn open(app: &TestApp) -> Self {
+        let (admin, production, _) = setup(app).await;
+        let data = app
+            .gql_ok(
+                Some(&admin),
+                "mutation($p: ID!) { createApiToken(input: {productionId: $p, name: \"Feed\", scopes: [READ_TIME]}) { token apiToken { id } } }",
+                json!({ "p": production }),
+            )
+            .await;
+        let created = &data["createApiToken"];
+        let token = created["token"].as_str().expect("token");
+        let mut client = Client::ready(app, token).await;
+        client
+            .subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
+            .await;
+        assert_eq!(client.live().await["kind"], "SNAPSHOT");
+        Self {
+            admin,
+            token_id: created["apiToken"]["id"].as_str().expect("id").to_owned(),
+            production,
+            client,
+        }
+    }
+
+    async fn revoke(&self, app: &TestApp) {
+        app.gql_ok(
+            Some(&self.admin),
+            "mutation($t: ID!) { revokeApiToken(input: {tokenId: $t}) { apiToken { revokedAt } } }",
+            json!({ "t": self.token_id }),
+        )
+        .await;
+    }
+
+    /// Subscribes to another day of the production.
+    async fn subscribe_again(&mut self, id: &str) {
+        self.client
+            .subscribe(id, json!({ "p": self.production, "d": "2026-03-03" }))
+            .await;
+    }
 }
 
 #[tokio::test]
@@ -585,20 +610,14 @@ async fn a_revoked_api_token_closes_its_socket() {
         env.insert("CREWTIME_WS_TOKEN_RECHECK_SECS".into(), "1".into());
     })
     .await;
-    let (admin, production, _) = setup(&app).await;
-    let (token, token_id) = read_time_token(&app, &admin, &production).await;
-    let mut c = Client::ready(&app, &token).await;
-    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
-        .await;
-    assert_eq!(c.live().await["kind"], "SNAPSHOT");
+    let mut s = TokenSocket::open(&app).await;
     // Still valid: a check passes and the socket stays open.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    c.subscribe("2", json!({ "p": production, "d": "2026-03-03" }))
-        .await;
-    assert_eq!(c.live().await["kind"], "SNAPSHOT");
-    revoke(&app, &admin, &token_id).await;
+    s.subscribe_again("2").await;
+    assert_eq!(s.client.live().await["kind"], "SNAPSHOT");
+    s.revoke(&app).await;
     let closed = loop {
-        match c.next().await {
+        match s.client.next().await {
             Ok(m) if m["type"] == "ping" || m["type"] == "pong" => continue,
             Ok(m) => panic!("a message after the revocation: {m}"),
             Err(code) => break code,
@@ -612,23 +631,21 @@ async fn a_socket_starts_nothing_more_for_a_revoked_api_token() {
     // The default check interval (30 s) is longer than this test: the socket stays open, and
     // it is the new operation's own lookup that refuses.
     let app = TestApp::spawn().await;
-    let (admin, production, _) = setup(&app).await;
-    let (token, token_id) = read_time_token(&app, &admin, &production).await;
-    let mut c = Client::ready(&app, &token).await;
-    c.subscribe("1", json!({ "p": production, "d": "2026-03-02" }))
-        .await;
-    assert_eq!(c.live().await["kind"], "SNAPSHOT");
-    revoke(&app, &admin, &token_id).await;
-    c.subscribe("2", json!({ "p": production, "d": "2026-03-03" }))
-        .await;
-    let refused = c.next().await.expect("an answer for the new subscription");
+    let mut s = TokenSocket::open(&app).await;
+    s.revoke(&app).await;
+    s.subscribe_again("2").await;
+    let refused = s
+        .client
+        .next()
+        .await
+        .expect("an answer for the new subscription");
     assert_eq!(refused["id"], "2", "{refused}");
     assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
     assert_eq!(
         refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
         "{refused}"
     );
-    let complete = c.next().await.expect("complete");
+    let complete = s.client.next().await.expect("complete");
     assert_eq!(
         (complete["id"].as_str(), complete["type"].as_str()),
         (Some("2"), Some("complete")),
