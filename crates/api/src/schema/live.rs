@@ -483,10 +483,9 @@ impl LiveSubscription {
         let snapshot = watch.everyone(Instant::now()).await.gql()?;
         let mut live = Box::new(Live {
             watch,
-            expiry_timer: Box::pin(tokio::time::sleep_until(instant_of(
-                expiry.0.unwrap_or_else(Utc::now),
-            ))),
-            expiry: expiry.0,
+            expiry: expiry
+                .0
+                .map(|at| Box::pin(tokio::time::sleep_until(instant_of(at)))),
             receiver,
             started: Utc::now(),
             watched: HashMap::new(),
@@ -538,11 +537,10 @@ impl Drop for Counted {
 /// the credential expires or a read fails.
 struct Live {
     watch: Watch,
-    expiry: Option<DateTime<Utc>>,
-    /// The credential's expiry and the next warning are timers kept across wake-ups: made
-    /// anew on each one, they were two insertions into and two removals from the runtime's
-    /// shared timer wheel per delivered message.
-    expiry_timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// The credential's expiry (none for one that does not expire). It and the next warning
+    /// are timers kept across wake-ups: made anew on each one, they were two insertions into
+    /// and two removals from the runtime's shared timer wheel per delivered message.
+    expiry: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
     receiver: crewtime_realtime::LiveReceiver,
     /// Warnings about moments before the subscription began are not raised.
     started: DateTime<Utc>,
@@ -639,7 +637,7 @@ impl Live {
                 }
             }
             let outcome = tokio::select! {
-                _ = &mut self.expiry_timer, if self.expiry.is_some() => {
+                _ = expired(&mut self.expiry) => {
                     return Err(async_graphql::ErrorExtensions::extend_with(
                         async_graphql::Error::new(
                             "the access token expired; reconnect with a fresh token",
@@ -724,6 +722,14 @@ enum Step {
     /// A watched crew member's time changed; the event was delivered at that moment.
     Change(Uuid, Instant),
     Resync(Instant),
+}
+
+/// Completes when the expiry timer fires; never without one.
+async fn expired(timer: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
+    match timer {
+        Some(t) => t.as_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The runtime's instant for a wall-clock moment (now, for one already past).
