@@ -44,6 +44,11 @@ impl Use {
     }
 }
 
+/// The CPUs this machine offers every part of the run.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Reads the counters now; `None` where `/proc` cannot be read (not Linux, or hidden).
 pub fn read(nodes: &[u32]) -> Option<Reading> {
     let mut postgres = 0.0;

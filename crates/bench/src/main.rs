@@ -427,7 +427,7 @@ async fn main() -> Result<()> {
         let pgbench_cpu = before.zip(cpu::read(&[])).map(|(a, b)| a.until(&b));
         report.punches(&ct_punch, retries, acknowledged, rows, &pgb);
         if let (Some(ours), Some(theirs)) = (punch_cpu, pgbench_cpu) {
-            report.punch_cpu(&ours, ct_punch.rps, &theirs, pgb.tps, cores());
+            report.punch_cpu(&ours, ct_punch.rps, &theirs, pgb.tps, cpu::cores() as f64);
         }
         report.target(Target::at_least(
             "recordPunch: TPS vs pgbench single-row writes",
@@ -598,9 +598,4 @@ async fn main() -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
-}
-
-/// The CPUs this machine offers every part of the run.
-fn cores() -> f64 {
-    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
 }

@@ -78,7 +78,7 @@ impl Report {
             json!({
                 "pool_size_each_server": pool,
                 "closed_loop_workers": workers,
-                "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+                "cores": crate::cpu::cores(),
             }),
         );
         Self {
