@@ -37,11 +37,20 @@ pub struct Use {
 }
 
 impl Use {
-    /// Milliseconds of CPU per operation for a part's CPU seconds, when the phase ran
-    /// `per_second` operations a second.
-    pub fn ms_per_op(&self, cpu: f64, per_second: f64) -> f64 {
-        cpu / (per_second * self.seconds).max(1e-9) * 1e3
+    /// Milliseconds of CPU per operation for a part's CPU seconds, when the phase ran `ops`.
+    pub fn ms_each(cpu: f64, ops: f64) -> f64 {
+        cpu / ops.max(1e-9) * 1e3
     }
+
+    /// How many operations the phase ran at `per_second`.
+    pub fn ops_at(&self, per_second: f64) -> f64 {
+        per_second * self.seconds
+    }
+}
+
+/// What was spent from `start` (a reading taken earlier, if one could be) until now.
+pub fn since(start: Option<Reading>, nodes: &[u32]) -> Option<Use> {
+    start.zip(read(nodes)).map(|(a, b)| a.until(&b))
 }
 
 /// The CPUs this machine offers every part of the run.

@@ -391,12 +391,7 @@ async fn main() -> Result<()> {
         let window_start = cpu::read_after(run.warmup, node_pids.clone());
         let (ct_punch, retries, acknowledged, writers) =
             scenarios::punches(&run, &node_a.base, &token, writers, punch_from).await?;
-        let punch_cpu = window_start
-            .await
-            .ok()
-            .flatten()
-            .zip(cpu::read(&node_pids))
-            .map(|(a, b)| a.until(&b));
+        let punch_cpu = cpu::since(window_start.await.ok().flatten(), &node_pids);
         let mut rows = 0i64;
         for w in &writers {
             let prod = prods
@@ -424,7 +419,7 @@ async fn main() -> Result<()> {
         settle(&db).await?;
         let before = cpu::read(&[]);
         let pgb = procs::pgbench(&url, args.workers, args.seconds, &log_dir).await?;
-        let pgbench_cpu = before.zip(cpu::read(&[])).map(|(a, b)| a.until(&b));
+        let pgbench_cpu = cpu::since(before, &[]);
         report.punches(&ct_punch, retries, acknowledged, rows, &pgb);
         if let (Some(ours), Some(theirs)) = (punch_cpu, pgbench_cpu) {
             report.punch_cpu(&ours, ct_punch.rps, &theirs, pgb.tps, cpu::cores() as f64);

@@ -131,23 +131,25 @@ impl Report {
     /// share of a punch alone would allow if it had every core: no server in front of it can
     /// pass that ceiling.
     pub fn punch_cpu(&mut self, ours: &Use, rps: f64, pgbench: &Use, tps: f64, cores: f64) {
-        let pg = ours.ms_per_op(ours.postgres, rps);
+        let punches = ours.ops_at(rps);
+        let transactions = pgbench.ops_at(tps);
+        let pg = Use::ms_each(ours.postgres, punches);
         self.note("recordPunch: CPU ms per punch, PostgreSQL", pg);
         self.note(
             "recordPunch: CPU ms per punch, crewtime",
-            ours.ms_per_op(ours.nodes_user + ours.nodes_kernel, rps),
+            Use::ms_each(ours.nodes_user + ours.nodes_kernel, punches),
         );
         self.note(
             "recordPunch: CPU ms per punch, load generator",
-            ours.ms_per_op(ours.bench, rps),
+            Use::ms_each(ours.bench, punches),
         );
         self.note(
             "pgbench: CPU ms per transaction, whole machine",
-            pgbench.ms_per_op(pgbench.machine, tps),
+            Use::ms_each(pgbench.machine, transactions),
         );
         self.note(
             "pgbench: CPU ms per transaction, PostgreSQL",
-            pgbench.ms_per_op(pgbench.postgres, tps),
+            Use::ms_each(pgbench.postgres, transactions),
         );
         self.note(
             "recordPunch: ceiling vs pgbench from PostgreSQL's CPU alone",
@@ -161,7 +163,7 @@ impl Report {
 
     pub fn fan_out(&mut self, f: &FanOut) {
         if let Some(u) = &f.cpu {
-            let per_punch = |cpu: f64| cpu / f.punches.max(1) as f64 * 1e3;
+            let per_punch = |cpu: f64| Use::ms_each(cpu, f.punches as f64);
             self.note(
                 "fan-out: CPU ms per punch, crewtime nodes in user space",
                 per_punch(u.nodes_user),

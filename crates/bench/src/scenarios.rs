@@ -556,9 +556,7 @@ pub async fn fan_out(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The timed round's CPU, sleeps between punches included (they cost nothing).
-    let cpu = cpu_start
-        .zip(crate::cpu::read(&node_pids))
-        .map(|(a, b)| a.until(&b));
+    let cpu = crate::cpu::since(cpu_start, &node_pids);
     for t in tasks {
         t.abort();
     }
